@@ -1,0 +1,98 @@
+"""Fixtures that render the template the way users do, with Copier's own API."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import copier
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = "Scripts" if os.name == "nt" else "bin"
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def snapshot_template(dest: Path) -> Path:
+    """A git repo holding the working tree as it is now (tracked and untracked, not ignored):
+    Copier renders a git template from its commits, so uncommitted work would be missed."""
+    files = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    git("init", "-q", "-b", "main", cwd=dest)
+    git("add", "-A", cwd=dest)
+    git("commit", "-q", "-m", "snapshot", cwd=dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory) -> Path:
+    return snapshot_template(tmp_path_factory.mktemp("template"))
+
+
+def render(template: Path, dest: Path, **data) -> Path:
+    copier.run_copy(str(template), dest, data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    return dest
+
+
+@pytest.fixture
+def render_project(template_repo, tmp_path):
+    """render_project(**answers) -> the rendered project folder (defaults for the rest)."""
+
+    def _render(dest: Path | None = None, **data) -> Path:
+        return render(template_repo, dest or tmp_path / "project", **data)
+
+    return _render
+
+
+def venv_python(project: Path) -> Path:
+    return project / ".venv" / VENV_BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def bootstrap(project: Path, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
+    """Run the project's bootstrap.py; uv comes from the maintainers' venv when not told --no-uv."""
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run(
+        [python, "bootstrap.py", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.fixture(scope="session")
+def default_project(template_repo, tmp_path_factory) -> Path:
+    """A project rendered with every default and bootstrapped: its venv also runs the settings of
+    the other renders (same packages but for the database driver, which settings do not import)."""
+    project = render(template_repo, tmp_path_factory.mktemp("default") / "my site")
+    result = bootstrap(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project
+
+
+def load_template_module(relative: str, name: str):
+    """Import a plain-Python module of the template (e.g. deploy/webconfig.py) from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "template" / relative)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def webconfig():
+    return load_template_module("deploy/webconfig.py", "template_webconfig")

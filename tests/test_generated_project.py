@@ -1,0 +1,118 @@
+"""Generated projects really work: bootstrap.py builds their venv and their own tests pass."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import bootstrap, venv_python
+
+pytestmark = pytest.mark.slow
+
+
+def pyenv_python(version: str) -> str | None:
+    """Another CPython for version-specific checks, if this machine has one."""
+    candidates = sorted(
+        Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}")
+    )
+    if candidates:
+        return str(candidates[-1])
+    found = shutil.which(f"python{version}")
+    return found if found and "shims" not in found else None
+
+
+def run_project_tests(project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [venv_python(project), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_default_project_passes_its_own_tests(default_project):
+    result = run_project_tests(default_project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
+
+
+def test_bootstrap_is_idempotent(default_project):
+    env_before = (default_project / ".env").read_text()
+    result = bootstrap(default_project)
+    assert result.returncode == 0, result.stderr
+    assert "exists for this Python: keeping it" in result.stdout
+    assert "dependencies already match requirements.txt" in result.stdout
+    assert (default_project / ".env").read_text() == env_before, "the secret key is kept"
+
+
+def test_bootstrap_with_pip_in_a_path_with_spaces_and_quotes(render_project, tmp_path):
+    project = render_project(tmp_path / "Site's files & ü" / "proj")
+    result = bootstrap(project, "--no-uv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "using venv + pip" in result.stdout
+    key = [
+        line for line in (project / ".env").read_text().splitlines() if line.startswith("DJANGO_SECRET_KEY=")
+    ]
+    assert len(key[0]) > 60
+    check = subprocess.run(
+        [venv_python(project), "manage.py", "check"], cwd=project, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_each_project_gets_its_own_secret_key(default_project, render_project, tmp_path):
+    other = render_project(tmp_path / "other")
+    (other / ".venv").symlink_to(default_project / ".venv", target_is_directory=True)
+    assert bootstrap(other).returncode == 0
+    keys = {(p / ".env").read_text() for p in (default_project, other)}
+    assert len(keys) == 2
+
+
+def test_bootstrap_without_network_fails_clearly(render_project, tmp_path):
+    project = render_project(tmp_path / "offline")
+    env = {
+        **os.environ,
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+        "PIP_NO_CACHE_DIR": "1",
+        "PIP_RETRIES": "0",
+        "PIP_TIMEOUT": "2",
+        "PIP_FIND_LINKS": "",
+        "PIP_CONFIG_FILE": os.devnull,
+    }
+    result = subprocess.run(
+        ["python3", "bootstrap.py", "--no-uv"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    assert "Could not install the dependencies: check the network or proxy" in result.stderr
+    assert not (project / ".venv" / ".requirements.sha256").exists(), "a failed install is not marked done"
+
+
+def test_bootstrap_refuses_a_python_too_old_for_django(render_project, tmp_path):
+    old = pyenv_python("3.11")
+    if not old:
+        pytest.skip("needs a Python 3.11 interpreter to show the refusal")
+    project = render_project(tmp_path / "d61", django_version="6.1")
+    result = subprocess.run([old, "bootstrap.py"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "too old for Django 6.1: it needs 3.12 or newer" in result.stderr
+    assert not (project / ".venv").exists()
+
+
+def test_django_61_project_passes_its_own_tests(render_project, tmp_path):
+    python = pyenv_python("3.12") or pyenv_python("3.13")
+    if not python:
+        pytest.skip("Django 6.1 needs Python 3.12 or newer; none on this machine")
+    project = render_project(tmp_path / "d61", django_version="6.1", python_version="3.12")
+    result = bootstrap(project, python=python)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_project_tests(project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,0 +1,41 @@
+"""The repository keeps its promises to a new user: README commands, CI, locks."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from conftest import ROOT
+
+
+def readme_command(marker: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(rf"<!-- {marker} -->\n```sh\n(.+?)\n```", text, re.DOTALL)
+    assert block, f"README.md has no <!-- {marker} --> command block"
+    return block.group(1).strip()
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    lines = (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()
+    assert lines[-1] == readme_command("tests")
+
+
+def test_quickstart_copies_defaults_from_this_checkout():
+    command = readme_command("quickstart")
+    assert "copier copy --trust --defaults --vcs-ref HEAD . " in command
+    assert "bootstrap.py" in command
+
+
+def test_a_lock_for_every_combination():
+    import tasks
+
+    matrix = tasks.LOCK_MATRIX
+    expected = {
+        f"django{d}-{db}-{s}.txt"
+        for d, db, s in itertools.product(
+            matrix["django_version"], matrix["database"], matrix["static_files"]
+        )
+    }
+    assert {p.name for p in (ROOT / "locks").glob("*.txt")} == expected
+    for name in expected:
+        assert "--hash=sha256:" in (ROOT / "locks" / name).read_text(encoding="utf-8"), name
