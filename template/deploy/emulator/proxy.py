@@ -1,0 +1,135 @@
+"""HttpPlatformHandler's forwarding: a request to the backend over 127.0.0.1, its answer back.
+
+Header handling follows ANCM's forwardinghandler (HPH's open-source fork): `Host` is kept,
+hop-by-hop headers are not forwarded, and `X-Forwarded-For` (client `ip:port`) and
+`X-Forwarded-Proto` are APPENDED to whatever the client sent, never replacing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "transfer-encoding", "upgrade",
+}  # fmt: skip
+WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
+
+
+class BackendError(Exception):
+    """The backend did not answer (refused, reset, or silent past requestTimeout): 502.3."""
+
+
+def _append(headers: CIMultiDict, name: str, value: str) -> None:
+    previous = ", ".join(headers.getall(name, []))
+    headers.popall(name, None)
+    headers[name] = f"{previous}, {value}" if previous else value
+
+
+def forwarded_headers(request: web.BaseRequest) -> CIMultiDict:
+    """The client's headers as HPH passes them on."""
+    headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    host, port = (peer[0], peer[1]) if peer else ("", 0)
+    _append(headers, "X-Forwarded-For", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    _append(headers, "X-Forwarded-Proto", "https" if request.secure else "http")
+    return headers
+
+
+def backend_url(request: web.BaseRequest, port: int) -> URL:
+    return URL(f"http://127.0.0.1:{port}{request.raw_path}", encoded=True)
+
+
+async def forward_http(
+    request: web.BaseRequest, session: aiohttp.ClientSession, port: int, timeout: float
+) -> web.StreamResponse:
+    """Stream the request body to the backend and its response back (keep-alive both sides).
+    `timeout` applies to every wait for data from the backend, as HPH sets WinHTTP's receive
+    timeout to requestTimeout; once the response has started, a timeout can only cut it short."""
+    headers = forwarded_headers(request)
+    body = request.content if request.body_exists else None
+    try:
+        upstream = await session.request(
+            request.method,
+            backend_url(request, port),
+            headers=headers,
+            data=body,
+            allow_redirects=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+        )
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise BackendError(_describe(exc, timeout)) from exc
+    async with upstream:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for name, value in upstream.headers.items():
+            if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                response.headers.add(name, value)
+        if upstream.content_length is not None:
+            response.content_length = upstream.content_length
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # Headers are gone already: all IIS can do is drop the connection.
+            request.transport.close()
+            raise ConnectionResetError(_describe(exc, timeout)) from exc
+        await response.write_eof()
+        return response
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"the backend did not answer within requestTimeout ({timeout:g} s)"
+    return f"the backend refused or dropped the connection ({type(exc).__name__}: {exc})"
+
+
+async def forward_websocket(
+    request: web.BaseRequest, session: aiohttp.ClientSession, port: int, timeout: float
+) -> web.StreamResponse:
+    """Open the same WebSocket on the backend, then relay messages both ways until one closes
+    (IIS needs its WebSocket Protocol role service for this; HPH then passes the upgrade on)."""
+    headers = forwarded_headers(request)
+    for name in WEBSOCKET_HANDSHAKE | {"sec-websocket-protocol"}:
+        headers.popall(name, None)
+    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    try:
+        upstream = await session.ws_connect(
+            backend_url(request, port),
+            headers=headers,
+            protocols=protocols,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        return web.Response(status=exc.status, text=f"backend refused the WebSocket: {exc.message}")
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise BackendError(_describe(exc, timeout)) from exc
+    client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else ())
+    await client.prepare(request)
+
+    async def relay(source, target) -> None:
+        async for message in source:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                await target.send_str(message.data)
+            elif message.type == aiohttp.WSMsgType.BINARY:
+                await target.send_bytes(message.data)
+            else:
+                break
+        await target.close()
+
+    tasks = [asyncio.ensure_future(relay(client, upstream)), asyncio.ensure_future(relay(upstream, client))]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await upstream.close()
+        await client.close()
+    return client
