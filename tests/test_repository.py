@@ -24,6 +24,7 @@ def test_quickstart_copies_defaults_from_this_checkout():
     command = readme_command("quickstart")
     assert "copier copy --trust --defaults --vcs-ref HEAD . " in command
     assert "bootstrap.py" in command
+    assert command.endswith(".venv/bin/invoke serve"), "the quick start ends on the site as IIS runs it"
 
 
 def test_a_lock_for_every_combination():
