@@ -44,6 +44,8 @@ ALWAYS = [
     "web.config",
     "logs/.gitkeep",
     "deploy/webconfig.py",
+    "deploy/emulator/__main__.py",
+    "docs/emulator.md",
     "tests/test_asgi.py",
 ]
 JINJA_LEFT = re.compile(r"{{|}}|{%|%}|{#|#}")
