@@ -248,10 +248,10 @@ def test_slow_start_is_killed_after_startup_time_limit_and_retried(tmp_path):
         started = time.monotonic()
         status, headers, body = get(running.url + "/pid")
         elapsed = time.monotonic() - started
+        assert running.emulator.pool.launches == 2, "startupRetryCount=2 launches, then gives up"
     assert (status, headers["X-IIS-Substatus"]) == (502, "502.3")
     assert "startupTimeLimit=1s" in body
-    pids = [int(p) for p in launches.read_text().split()]
-    assert len(pids) == 2, "startupRetryCount=2 launches, then gives up"
+    pids = [int(p) for p in launches.read_text().split()]  # those that got as far as writing it
     assert 2 <= elapsed < 10
     assert not any(pid_alive(p) for p in pids), "a process that did not start in time is killed"
 
