@@ -181,7 +181,7 @@ class ProcessPool:
         self._locks = [asyncio.Lock() for _ in range(count)]
         self._next = 0
         self.failures: collections.deque[float] = collections.deque()
-        self.launches = 0
+        self.launched: list[int] = []  # pid of every process started, in order
 
     def _record_failure(self) -> None:
         self.failures.append(self.clock())
@@ -258,7 +258,7 @@ class ProcessPool:
             )
         except OSError as exc:
             raise BackendUnavailable(f"cannot start {argv[0]}: {exc}") from exc
-        self.launches += 1
+        self.launched.append(process.pid)
         log = log_file_name(prefix, process.pid, datetime.now(timezone.utc)) if prefix else None
         backend = Backend(process, port, log)
         if log:
