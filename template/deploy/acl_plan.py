@@ -55,7 +55,9 @@ def targets(settings: Settings, home: str) -> list[Target]:
         Target(str(root / "media"), "M", "modify on media/ (uploaded files)"),
     ]
     if settings.database == "sqlite":
-        wanted.append(Target(str(root / "data"), "M", "modify on data/ (SQLite database and its journal files)"))
+        wanted.append(
+            Target(str(root / "data"), "M", "modify on data/ (SQLite database and its journal files)")
+        )
     return wanted
 
 
@@ -75,5 +77,7 @@ def plan_grants(settings: Settings, icacls: str, home: str, state: AclState) -> 
             continue
         explicit = [str(a) for a in for_principal(aces or [], settings.identity) if not a.inherited]
         why = target.why + (f" (replacing {', '.join(explicit)})" if explicit else "")
-        steps.append(Step(why, [icacls, target.path, "/grant:r", f"{settings.identity}:(OI)(CI){target.rights}"]))
+        steps.append(
+            Step(why, [icacls, target.path, "/grant:r", f"{settings.identity}:(OI)(CI){target.rights}"])
+        )
     return steps

@@ -42,14 +42,18 @@ class Ace:
         return not self.deny and bool(WRITE_RIGHTS & set(self.rights))
 
     def __str__(self) -> str:
-        return f"{self.principal}:" + "".join(f"({f})" for f in sorted(self.flags)) + f"({','.join(self.rights)})"
+        return (
+            f"{self.principal}:"
+            + "".join(f"({f})" for f in sorted(self.flags))
+            + f"({','.join(self.rights)})"
+        )
 
 
 def parse_icacls(path: str, output: str) -> list[Ace]:
     """The entries `icacls path` printed (an empty list if the output holds none)."""
     aces = []
     for number, line in enumerate(output.splitlines()):
-        text = line[len(path):] if number == 0 and line.startswith(path) else line
+        text = line[len(path) :] if number == 0 and line.startswith(path) else line
         text = text.strip()
         match = _ENTRY.match(text)
         if not match:

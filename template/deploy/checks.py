@@ -32,7 +32,8 @@ def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
         problems.append(Problem(
             "IIS is not installed here (appcmd.exe not found: tools.appcmd setting, PATH, "
             r"%windir%\System32\inetsrv)",
-            "Install-WindowsFeature Web-Server, Web-WebSockets -IncludeManagementTools (PowerShell, as admin)",
+            "Install-WindowsFeature Web-Server, Web-WebSockets -IncludeManagementTools"
+            " (PowerShell, as admin)",
         ))  # fmt: skip
     else:
         if not _module_installed(appcmd, "httpPlatformHandler", query):
@@ -53,7 +54,8 @@ def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
         if not any((home / exe).is_file() for exe in ("python.exe", "python", "python3")):
             problems.append(Problem(
                 f"the venv's Python is gone: no interpreter in {home} (pyvenv.cfg home)",
-                "reinstall that Python for all users, or delete .venv and run bootstrap.py with the installed one",
+                "reinstall that Python for all users, or delete .venv and run bootstrap.py"
+                " with the installed one",
             ))  # fmt: skip
     if not (settings.root / "logs").is_dir():
         problems.append(Problem(

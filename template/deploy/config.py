@@ -15,7 +15,9 @@ from pathlib import Path
 LOCAL_FILE = "invoke.local.yaml"
 # IIS Manager and Microsoft.Web.Administration refuse these in site and app-pool names.
 INVALID_NAME_CHARACTERS = set('\\/?;:@&=+$,|"<>')
-_HOSTNAME = re.compile(r"^([*][.])?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^([*][.])?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
 
 class SettingsError(ValueError):
@@ -61,7 +63,7 @@ def _name(value, label: str) -> str:
     if not value.strip() or bad or value != value.strip():
         raise SettingsError(
             f"{label} {value!r} is not a valid IIS name: it must be non-empty, without leading or "
-            f"trailing spaces and without any of \\ / ? ; : @ & = + $ , | \" < >"
+            f'trailing spaces and without any of \\ / ? ; : @ & = + $ , | " < >'
             + (f" (found {' '.join(bad)})" if bad else "")
         )
     return value
@@ -95,7 +97,9 @@ def _hostnames(value) -> tuple[str, ...]:
         raise SettingsError("iis.hostnames is empty: list at least one host name, e.g. [www.example.com]")
     for name in names:
         if not _HOSTNAME.match(name):
-            raise SettingsError(f"iis.hostnames: {name!r} is not a host name (letters, digits, hyphens, dots)")
+            raise SettingsError(
+                f"iis.hostnames: {name!r} is not a host name (letters, digits, hyphens, dots)"
+            )
     return tuple(dict.fromkeys(names))
 
 
@@ -109,11 +113,15 @@ def from_config(config, root: Path) -> Settings:
     https_port = _port(iis.get("https_port", 443), "iis.https_port")
     host = hostnames[0].removeprefix("*.")
     scheme, port = ("https", https_port) if https else ("http", http_port)
-    default_url = f"{scheme}://{host}{'' if port == {'http': 80, 'https': 443}[scheme] else f':{port}'}/health/"
+    default_url = (
+        f"{scheme}://{host}{'' if port == {'http': 80, 'https': 443}[scheme] else f':{port}'}/health/"
+    )
     try:
         timeout = float(deploy.get("check_timeout", 60))
     except (TypeError, ValueError):
-        raise SettingsError(f"deploy.check_timeout must be seconds, not {deploy.get('check_timeout')!r}") from None
+        raise SettingsError(
+            f"deploy.check_timeout must be seconds, not {deploy.get('check_timeout')!r}"
+        ) from None
     return Settings(
         root=Path(root),
         slug=str(project.get("slug", "")),

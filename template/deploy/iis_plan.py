@@ -70,7 +70,8 @@ def refusals(settings: Settings, state: ServerState) -> list[str]:
     users = [site.name for site in others if site.app_pool == settings.app_pool]
     if users:
         problems.append(
-            f'app pool "{settings.app_pool}" already runs site(s) {", ".join(map(repr, users))}: its settings '
+            f'app pool "{settings.app_pool}" already runs site(s) {", ".join(map(repr, users))}: '
+            "its settings "
             "and the file access granted to its identity would be shared; set iis.app_pool to a pool of "
             "this site's own"
         )
@@ -81,7 +82,12 @@ def plan_pool(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
     pool = state.pools.get(settings.app_pool)
     steps = []
     if pool is None:
-        steps.append(Step(f'app pool "{settings.app_pool}" does not exist', [appcmd, "add", "apppool", f"/name:{settings.app_pool}"]))
+        steps.append(
+            Step(
+                f'app pool "{settings.app_pool}" does not exist',
+                [appcmd, "add", "apppool", f"/name:{settings.app_pool}"],
+            )
+        )
     current = pool.attributes if pool else {}
     changes = {k: v for k, v in POOL_SETTINGS.items() if pool is None or not _same(current.get(k), v)}
     if changes:
@@ -91,10 +97,16 @@ def plan_pool(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
         )
         steps.append(Step(
             f"app pool settings for a long-lived Python process: {reasons}",
-            [appcmd, "set", "apppool", f"/apppool.name:{settings.app_pool}", *(f"/{k}:{v}" for k, v in changes.items())],
+            [appcmd, "set", "apppool", f"/apppool.name:{settings.app_pool}",
+             *(f"/{k}:{v}" for k, v in changes.items())],
         ))  # fmt: skip
     if pool is not None and pool.state.lower() == "stopped":
-        steps.append(Step(f'app pool "{settings.app_pool}" is stopped', [appcmd, "start", "apppool", f"/apppool.name:{settings.app_pool}"]))
+        steps.append(
+            Step(
+                f'app pool "{settings.app_pool}" is stopped',
+                [appcmd, "start", "apppool", f"/apppool.name:{settings.app_pool}"],
+            )
+        )
     return steps
 
 
@@ -118,15 +130,28 @@ def plan_site(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
                 [appcmd, "set", "vdir", f"/vdir.name:{name}/", f"/physicalPath:{root}"],
             ))  # fmt: skip
     if site is None or site.app_pool != settings.app_pool:
-        why = "run the new site in its own app pool" if site is None else (
-            f'site "{name}" runs in app pool "{site.app_pool}", not "{settings.app_pool}"')
-        steps.append(Step(why, [appcmd, "set", "app", f"/app.name:{name}/", f"/applicationPool:{settings.app_pool}"]))
+        why = (
+            "run the new site in its own app pool"
+            if site is None
+            else (f'site "{name}" runs in app pool "{site.app_pool}", not "{settings.app_pool}"')
+        )
+        steps.append(
+            Step(why, [appcmd, "set", "app", f"/app.name:{name}/", f"/applicationPool:{settings.app_pool}"])
+        )
     keys = {(b.protocol, b.information.lower()) for b in current_bindings}
     for binding in wanted:
         if (binding.protocol, binding.information.lower()) not in keys:
             why = f"binding {binding} is missing" + (
-                " (SNI; bind the certificate as README.md, Deploying, explains)" if binding.protocol == "https" else "")
-            steps.append(Step(why, [appcmd, "set", "site", f"/site.name:{name}", f"/+bindings.[{_binding_item(binding)}]"]))
+                " (SNI; bind the certificate as README.md, Deploying, explains)"
+                if binding.protocol == "https"
+                else ""
+            )
+            steps.append(
+                Step(
+                    why,
+                    [appcmd, "set", "site", f"/site.name:{name}", f"/+bindings.[{_binding_item(binding)}]"],
+                )
+            )
     wanted_keys = {(b.protocol, b.information.lower()) for b in wanted}
     for binding in current_bindings:
         if (binding.protocol, binding.information.lower()) not in wanted_keys:
@@ -157,12 +182,28 @@ def plan_unregister(settings: Settings, appcmd: str, state: ServerState) -> list
     """Delete the site, then its pool unless another site still runs in it."""
     steps = []
     if settings.site_name in state.sites:
-        steps.append(Step(f'remove site "{settings.site_name}"', [appcmd, "delete", "site", f"/site.name:{settings.site_name}"]))
+        steps.append(
+            Step(
+                f'remove site "{settings.site_name}"',
+                [appcmd, "delete", "site", f"/site.name:{settings.site_name}"],
+            )
+        )
     if settings.app_pool in state.pools:
-        users = [s.name for s in state.sites.values() if s.app_pool == settings.app_pool and s.name != settings.site_name]
+        users = [
+            s.name
+            for s in state.sites.values()
+            if s.app_pool == settings.app_pool and s.name != settings.site_name
+        ]
         if users:
-            raise Refusal(f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it')
-        steps.append(Step(f'remove app pool "{settings.app_pool}"', [appcmd, "delete", "apppool", f"/apppool.name:{settings.app_pool}"]))
+            raise Refusal(
+                f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it'
+            )
+        steps.append(
+            Step(
+                f'remove app pool "{settings.app_pool}"',
+                [appcmd, "delete", "apppool", f"/apppool.name:{settings.app_pool}"],
+            )
+        )
     return steps
 
 
@@ -173,6 +214,11 @@ def plan_recycle(settings: Settings, appcmd: str, state: ServerState) -> list[St
     if pool is None:
         raise Refusal(f'app pool "{settings.app_pool}" does not exist: run `invoke iis.register` first')
     if pool.state.lower() == "stopped":
-        return [Step(f'app pool "{settings.app_pool}" is stopped: start it', [appcmd, "start", "apppool", f"/apppool.name:{settings.app_pool}"])]
+        return [
+            Step(
+                f'app pool "{settings.app_pool}" is stopped: start it',
+                [appcmd, "start", "apppool", f"/apppool.name:{settings.app_pool}"],
+            )
+        ]
     return [Step("restart the app (new code, settings): overlapped recycle of its app pool",
                  [appcmd, "recycle", "apppool", f"/apppool.name:{settings.app_pool}"])]  # fmt: skip

@@ -91,7 +91,9 @@ def _site_from_config(item: ET.Element) -> Site:
     pool, path = "", ""
     if config is not None:
         for b in config.iterfind("bindings/binding"):
-            bindings.append(Binding(b.get("protocol", ""), b.get("bindingInformation", ""), int(b.get("sslFlags", 0))))
+            bindings.append(
+                Binding(b.get("protocol", ""), b.get("bindingInformation", ""), int(b.get("sslFlags", 0)))
+            )
         root_app = next((a for a in config.iterfind("application") if a.get("path") == "/"), None)
         if root_app is None:
             root_app = config.find("applicationDefaults")

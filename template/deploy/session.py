@@ -99,7 +99,9 @@ class Session:
         if self.as_json:
             print(to_json(steps), flush=True)
         else:
-            print(describe(steps, title + (" (dry run: nothing changed)" if self.dry_run else "")), flush=True)
+            print(
+                describe(steps, title + (" (dry run: nothing changed)" if self.dry_run else "")), flush=True
+            )
 
     def execute(self, steps: list[Step], title: str, needs: tuple[str, ...]) -> None:
         """--dry-run/--json: show the plan. Otherwise apply it, stopping at the first failure."""

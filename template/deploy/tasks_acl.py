@@ -17,7 +17,8 @@ def show_current(session: Session, home: str, state) -> None:
     for target in targets(session.settings, home):
         aces = state.aces.get(target.path) if state.tools_present else None
         held = "unreadable" if aces is None else (", ".join(
-            ("inherited " if a.inherited else "") + "(" + ",".join(a.rights) + ")" for a in for_principal(aces, identity)
+            ("inherited " if a.inherited else "") + "(" + ",".join(a.rights) + ")"
+            for a in for_principal(aces, identity)
         ) or "nothing")  # fmt: skip
         session.note(f"  {target.path}: {held} (wanted ({target.rights}))")
 
@@ -32,7 +33,7 @@ def grant_steps(session: Session, show: bool = True):
 
 @task(help=PLAN_HELP)
 def grant(c, dry_run=False, json=False):
-    """Grant IIS AppPool\\<pool> read & execute on the project, venv and Python; modify on logs, media, data."""
+    """Grant IIS AppPool\\<pool> read & execute on project, venv, Python; modify on logs, media, data."""
     with user_errors():
         session = Session.open(c, dry_run, json)
         session.execute(grant_steps(session), "ACL", ("icacls",))

@@ -25,14 +25,18 @@ def deploy(c, dry_run=False, json=False):
         settings = session.settings
         problems = check_all(settings, session.appcmd, query)
         if problems and not session.dry_run:
-            raise Exit("Prerequisites missing (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems))
+            raise Exit(
+                "Prerequisites missing (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems)
+            )
         for problem in problems:
             session.note(f"prerequisite missing: {problem}")
         state = session.server_state()
         iis_steps = plan_register(settings, session.appcmd_argv0, state)
         acl_steps = grant_steps(session, show=False)
         # A new pool starts fresh; an existing one is recycled so the new code and settings load.
-        restart = plan_recycle(settings, session.appcmd_argv0, state) if settings.app_pool in state.pools else []
+        restart = (
+            plan_recycle(settings, session.appcmd_argv0, state) if settings.app_pool in state.pools else []
+        )
         session.note(f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)")
         session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart, "deploy",
                         ("appcmd", "icacls"))  # fmt: skip
@@ -41,5 +45,7 @@ def deploy(c, dry_run=False, json=False):
             return
         ok, last = wait_for_200(settings.check_url, settings.check_timeout)
         if not ok:
-            raise Exit(failure_message(settings.check_url, settings.check_timeout, last, settings.root), code=1)
+            raise Exit(
+                failure_message(settings.check_url, settings.check_timeout, last, settings.root), code=1
+            )
         print(f"{settings.check_url} answered 200: deployed.")

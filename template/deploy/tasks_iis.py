@@ -17,7 +17,7 @@ NEEDS = ("appcmd",)
 
 @task(help=PLAN_HELP)
 def register(c, dry_run=False, json=False):
-    """Create or update the app pool and site (bindings, physical path, handlers unlock): only the difference."""
+    """Create or update the app pool and site (bindings, path, handlers unlock): only the difference."""
     with user_errors():
         session = Session.open(c, dry_run, json)
         steps = plan_register(session.settings, session.appcmd_argv0, session.server_state())

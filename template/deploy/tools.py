@@ -12,7 +12,7 @@ from pathlib import Path, PureWindowsPath
 
 
 def _windir() -> PureWindowsPath:
-    return PureWindowsPath(os.environ.get("windir") or os.environ.get("WINDIR") or r"C:\Windows")
+    return PureWindowsPath(os.environ.get("WINDIR") or r"C:\Windows")
 
 
 DEFAULTS = {

@@ -35,7 +35,11 @@ def wait_for_200(url: str, timeout: float, interval: float = 1.0) -> tuple[bool,
 
 def failure_message(url: str, timeout: float, last: str, root: Path) -> str:
     log = newest_stdout_log(root)
-    where = f"the newest stdout log: {log}" if log else f"logs\\httpplatform-stdout_*.log in {root / 'logs'} (none yet)"
+    where = (
+        f"the newest stdout log: {log}"
+        if log
+        else f"logs\\httpplatform-stdout_*.log in {root / 'logs'} (none yet)"
+    )
     return (
         f"The site did not answer 200 at {url} within {timeout:g} s (last: {last}).\n"
         f"Look at {where}; 502: the app did not start (Python errors are there), 500.19: web.config or "

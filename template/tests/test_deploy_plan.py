@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from deploy.acl_plan import AclState, plan_grants, python_home, targets
 from deploy.acl_state import parse_icacls
 from deploy.config import SettingsError, from_config
@@ -18,7 +17,13 @@ ROOT = Path(r"C:\sites\my site")
 def settings(**iis):
     config = {
         "project": {"slug": "my_site", "database": iis.pop("database", "sqlite")},
-        "iis": {"site_name": "my_site", "app_pool": "my_site", "hostnames": ["localhost"], "https": False, **iis},
+        "iis": {
+            "site_name": "my_site",
+            "app_pool": "my_site",
+            "hostnames": ["localhost"],
+            "https": False,
+            **iis,
+        },
     }
     return from_config(config, ROOT)
 
@@ -39,10 +44,22 @@ def verbs(steps: list[Step]) -> list[tuple[str, str]]:
 def test_fresh_server_gets_pool_site_and_unlock_in_order():
     s = settings()
     steps = plan_register(s, APPCMD, ServerState())
-    assert verbs(steps) == [("add", "apppool"), ("set", "apppool"), ("add", "site"), ("set", "app"), ("unlock", "config")]
+    assert verbs(steps) == [
+        ("add", "apppool"),
+        ("set", "apppool"),
+        ("add", "site"),
+        ("set", "app"),
+        ("unlock", "config"),
+    ]
     assert steps[0].argv == (APPCMD, "add", "apppool", "/name:my_site")
-    assert "/managedRuntimeVersion:" in steps[1].argv and "/processModel.idleTimeout:00:00:00" in steps[1].argv
-    assert steps[2].argv[3:] == ("/name:my_site", r"/physicalPath:C:\sites\my site", "/bindings:http/*:80:localhost")
+    assert (
+        "/managedRuntimeVersion:" in steps[1].argv and "/processModel.idleTimeout:00:00:00" in steps[1].argv
+    )
+    assert steps[2].argv[3:] == (
+        "/name:my_site",
+        r"/physicalPath:C:\sites\my site",
+        "/bindings:http/*:80:localhost",
+    )
     assert steps[4].argv[3:] == ("my_site/", "/section:system.webServer/handlers", "/commit:apphost")
     assert all(step.why for step in steps)
 
@@ -65,7 +82,9 @@ def test_https_bindings_use_sni_and_are_added_to_a_new_site():
 
 def test_pool_exists_site_missing_only_differences_are_set():
     s = settings()
-    pool = AppPool("my_site", {**POOL_SETTINGS, "processModel.idleTimeout": "00:20:00", "startMode": "OnDemand"})
+    pool = AppPool(
+        "my_site", {**POOL_SETTINGS, "processModel.idleTimeout": "00:20:00", "startMode": "OnDemand"}
+    )
     steps = plan_register(s, APPCMD, ServerState(pools={"my_site": pool}))
     assert verbs(steps)[0] == ("set", "apppool")
     assert steps[0].argv[4:] == ("/startMode:AlwaysRunning", "/processModel.idleTimeout:00:00:00")
@@ -76,7 +95,9 @@ def test_pool_exists_site_missing_only_differences_are_set():
 def test_site_bound_to_another_pool_is_moved_to_its_own():
     s = settings()
     state = registered(s)
-    state.sites["my_site"] = Site("my_site", tuple(wanted_bindings(s)), "DefaultAppPool", str(ROOT), "Started")
+    state.sites["my_site"] = Site(
+        "my_site", tuple(wanted_bindings(s)), "DefaultAppPool", str(ROOT), "Started"
+    )
     steps = plan_register(s, APPCMD, state)
     assert [st.argv[3:] for st in steps] == [("/app.name:my_site/", "/applicationPool:my_site")]
     assert "DefaultAppPool" in steps[0].why
@@ -92,28 +113,44 @@ def test_binding_taken_by_another_site_is_refused_with_the_owner():
 def test_catch_all_binding_of_default_web_site_is_no_conflict():
     s = settings()
     default = Site("Default Web Site", (Binding("http", "*:80:"),), "DefaultAppPool", r"C:\inetpub\wwwroot")
-    assert ("add", "site") in verbs(plan_register(s, APPCMD, ServerState(sites={"Default Web Site": default})))
+    assert ("add", "site") in verbs(
+        plan_register(s, APPCMD, ServerState(sites={"Default Web Site": default}))
+    )
 
 
 def test_pool_used_by_another_site_is_refused():
     s = settings()
     other = Site("Other", (Binding("http", "*:8080:"),), "my_site", r"C:\other")
     with pytest.raises(Refusal, match="already runs site"):
-        plan_register(s, APPCMD, ServerState(sites={"Other": other}, pools={"my_site": AppPool("my_site", {})}))
+        plan_register(
+            s, APPCMD, ServerState(sites={"Other": other}, pools={"my_site": AppPool("my_site", {})})
+        )
 
 
 def test_moved_project_wrong_bindings_locked_handlers_and_stopped_state():
     s = settings(hostnames=["new.example"])
     state = registered(s)
-    state.sites["my_site"] = Site("my_site", (Binding("http", "*:80:old.example"),), "my_site", r"D:\old", "Stopped")
+    state.sites["my_site"] = Site(
+        "my_site", (Binding("http", "*:80:old.example"),), "my_site", r"D:\old", "Stopped"
+    )
     state.pools["my_site"] = AppPool("my_site", dict(POOL_SETTINGS), "Stopped")
     state.handlers_unlocked.clear()
     argv = [st.argv[1:] for st in plan_register(s, APPCMD, state)]
     assert argv == [
         ("start", "apppool", "/apppool.name:my_site"),
         ("set", "vdir", "/vdir.name:my_site/", r"/physicalPath:C:\sites\my site"),
-        ("set", "site", "/site.name:my_site", "/+bindings.[protocol='http',bindingInformation='*:80:new.example']"),
-        ("set", "site", "/site.name:my_site", "/-bindings.[protocol='http',bindingInformation='*:80:old.example']"),
+        (
+            "set",
+            "site",
+            "/site.name:my_site",
+            "/+bindings.[protocol='http',bindingInformation='*:80:new.example']",
+        ),
+        (
+            "set",
+            "site",
+            "/site.name:my_site",
+            "/-bindings.[protocol='http',bindingInformation='*:80:old.example']",
+        ),
         ("unlock", "config", "my_site/", "/section:system.webServer/handlers", "/commit:apphost"),
         ("start", "site", "/site.name:my_site"),
     ]
@@ -136,9 +173,16 @@ def test_names_iis_refuses_are_refused_before_planning(name):
 
 def test_unregister_and_recycle():
     s = settings()
-    assert [st.argv[1:3] for st in plan_unregister(s, APPCMD, registered(s))] == [("delete", "site"), ("delete", "apppool")]
+    assert [st.argv[1:3] for st in plan_unregister(s, APPCMD, registered(s))] == [
+        ("delete", "site"),
+        ("delete", "apppool"),
+    ]
     assert plan_unregister(s, APPCMD, ServerState()) == []
-    assert plan_recycle(s, APPCMD, registered(s))[0].argv[1:] == ("recycle", "apppool", "/apppool.name:my_site")
+    assert plan_recycle(s, APPCMD, registered(s))[0].argv[1:] == (
+        "recycle",
+        "apppool",
+        "/apppool.name:my_site",
+    )
     with pytest.raises(Refusal, match="iis.register"):
         plan_recycle(s, APPCMD, ServerState())
 
@@ -165,7 +209,8 @@ def test_appcmd_xml_is_parsed_with_defaults_and_nested_config():
           <site name="S &amp; ü" id="2">
             <bindings><binding protocol="http" bindingInformation="*:80:a" sslFlags="0" />
               <binding protocol="https" bindingInformation="*:443:a" sslFlags="1" /></bindings>
-            <application path="/" applicationPool="P"><virtualDirectory path="/" physicalPath="C:\\x y" /></application>
+            <application path="/" applicationPool="P">
+              <virtualDirectory path="/" physicalPath="C:\\x y" /></application>
           </site></SITE></appcmd>"""
     )
     site = sites["S & ü"]

@@ -15,17 +15,18 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from deploy.runner import Runner, StepFailed
-from deploy.plan import Step
-from deploy.session import Session
 from deploy.config import from_config
+from deploy.plan import Step
+from deploy.runner import Runner, StepFailed
+from deploy.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = Path(__file__).resolve().parent / "fakes"
 BIN = Path(sys.executable).parent
 INVOKE = BIN / ("invoke.exe" if os.name == "nt" else "invoke")
-posix_only = pytest.mark.skipif(os.name == "nt", reason="the fake appcmd/icacls are POSIX scripts; Windows has the real ones")
+posix_only = pytest.mark.skipif(
+    os.name == "nt", reason="the fake appcmd/icacls are POSIX scripts; Windows has the real ones"
+)
 SITE = "Site 'Q' (Prod) ü"
 POOL = "pool.with dots_ü"
 SLUG = os.environ["DJANGO_SETTINGS_MODULE"].rpartition(".")[0]  # pytest-django sets it from pyproject.toml
@@ -33,7 +34,12 @@ SLUG = os.environ["DJANGO_SETTINGS_MODULE"].rpartition(".")[0]  # pytest-django 
 
 def invoke(*args, cwd=ROOT, env=None, timeout=300):
     return subprocess.run(
-        [str(INVOKE), *args], cwd=cwd, env=env or os.environ.copy(), capture_output=True, text=True, timeout=timeout
+        [str(INVOKE), *args],
+        cwd=cwd,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -48,7 +54,13 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
     plan = json.loads(result.stdout)
     assert all(set(step) == {"why", "argv"} and step["why"] and step["argv"] for step in plan)
     commands = [step["argv"][1:3] for step in plan if "appcmd" in step["argv"][0]]
-    assert commands == [["add", "apppool"], ["set", "apppool"], ["add", "site"], ["set", "app"], ["unlock", "config"]]
+    assert commands == [
+        ["add", "apppool"],
+        ["set", "apppool"],
+        ["add", "site"],
+        ["set", "app"],
+        ["unlock", "config"],
+    ]
     assert [s["argv"][3] for s in plan if "icacls" in s["argv"][0]][-1].endswith(":(OI)(CI)M")
     assert "planning against an empty server" in result.stderr
 
@@ -110,7 +122,8 @@ def fake_server(tmp_path):
         (bin_dir / tool).chmod(0o755)
     (state / "applicationHost.config").write_text(
         (FAKES / "appcmd.py").read_text(encoding="utf-8").split('EMPTY = """', 1)[1].split('"""', 1)[0]
-        .replace("\\\\", "\\").replace("<modules />", '<modules><add name="httpPlatformHandler" /></modules>'),
+        .replace("\\\\", "\\")
+        .replace("<modules />", '<modules><add name="httpPlatformHandler" /></modules>'),
         encoding="utf-8",
     )  # fmt: skip
     project = tmp_path / "sites & ü" / "proj"
@@ -119,7 +132,9 @@ def fake_server(tmp_path):
     for folder in ("static",):
         shutil.rmtree(project / folder, ignore_errors=True)
     (project / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
-    env = clean_env(PATH=f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}", FAKE_IIS_DIR=str(state))
+    env = clean_env(
+        PATH=f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}", FAKE_IIS_DIR=str(state)
+    )
     return project, state, env
 
 
@@ -139,7 +154,8 @@ def app_server(fake_server):
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"{SLUG}.asgi:application",
          "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project, env={**env, "DJANGO_SECRET_KEY": "x" * 60}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=project, env={**env, "DJANGO_SECRET_KEY": "x" * 60},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     yield f"http://127.0.0.1:{port}/health/"
     server.terminate()
@@ -156,24 +172,35 @@ def test_register_status_deploy_again_unregister_cycle(fake_server, app_server):
 
     status = invoke("iis.status", cwd=project, env=env)
     assert status.returncode == 0, status.stderr
-    assert f'site "{SITE}": not registered' in status.stdout and f'app pool "{POOL}": not registered' in status.stdout
+    assert (
+        f'site "{SITE}": not registered' in status.stdout
+        and f'app pool "{POOL}": not registered' in status.stdout
+    )
 
     first = invoke("deploy", cwd=project, env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert f"{app_server} answered 200: deployed." in first.stdout
     argv = [a for c in calls(state) for a in c]
-    assert f"/name:{SITE}" in argv and f"/physicalPath:{project}" in argv and f"IIS AppPool\\{POOL}:(OI)(CI)RX" in argv
+    assert (
+        f"/name:{SITE}" in argv
+        and f"/physicalPath:{project}" in argv
+        and f"IIS AppPool\\{POOL}:(OI)(CI)RX" in argv
+    )
 
     root = ET.parse(state / "applicationHost.config").getroot()
-    site = root.find(f"system.applicationHost/sites/site[@name=\"{SITE}\"]")
+    site = root.find(f'system.applicationHost/sites/site[@name="{SITE}"]')
     assert site.find("application").get("applicationPool") == POOL
-    pool = root.find(f"system.applicationHost/applicationPools/add[@name=\"{POOL}\"]")
-    assert pool.get("managedRuntimeVersion") == "" and pool.find("processModel").get("idleTimeout") == "00:00:00"
-    assert root.find(f"location[@path=\"{SITE}\"]/system.webServer/handlers") is not None
+    pool = root.find(f'system.applicationHost/applicationPools/add[@name="{POOL}"]')
+    assert (
+        pool.get("managedRuntimeVersion") == "" and pool.find("processModel").get("idleTimeout") == "00:00:00"
+    )
+    assert root.find(f'location[@path="{SITE}"]/system.webServer/handlers') is not None
     acls = json.loads((state / "acls.json").read_text(encoding="utf-8"))
     assert acls[str(project / "logs")] == [f"IIS APPPOOL\\{POOL}:(OI)(CI)(M)"]
     assert acls[str(project)] == [f"IIS APPPOOL\\{POOL}:(OI)(CI)(RX)"]
-    assert not any("M" in e for path, entries in acls.items() for e in entries if "python" in path.lower()), acls
+    assert not any("M" in e for path, entries in acls.items() for e in entries if "python" in path.lower()), (
+        acls
+    )
     assert (project / "static").is_dir() and list((project / project.name).parent.rglob("__pycache__"))
 
     for task in ("iis.register", "acl.grant"):
@@ -200,7 +227,9 @@ def test_register_status_deploy_again_unregister_cycle(fake_server, app_server):
 def test_binding_owned_by_another_site_is_refused_and_nothing_changes(fake_server):
     project, state, env = fake_server
     config = state / "applicationHost.config"
-    config.write_text(config.read_text().replace('bindingInformation="*:80:"', 'bindingInformation="*:80:localhost"'))
+    config.write_text(
+        config.read_text().replace('bindingInformation="*:80:"', 'bindingInformation="*:80:localhost"')
+    )
     result = invoke("iis.register", cwd=project, env=env)
     assert result.returncode == 1
     assert 'binding http/*:80:localhost is taken by site "Default Web Site"' in result.stderr
@@ -233,9 +262,14 @@ def test_prerequisites_refuse_a_real_deploy_with_fixes(fake_server):
 
 
 @posix_only
+@pytest.mark.slow
 def test_deploy_fails_loudly_when_the_site_does_not_answer(fake_server):
     project, state, env = fake_server
-    env = {**env, "INVOKE_DEPLOY_CHECK_URL": f"http://127.0.0.1:{free_port()}/health/", "INVOKE_DEPLOY_CHECK_TIMEOUT": "2"}
+    env = {
+        **env,
+        "INVOKE_DEPLOY_CHECK_URL": f"http://127.0.0.1:{free_port()}/health/",
+        "INVOKE_DEPLOY_CHECK_TIMEOUT": "2",
+    }
     (project / "logs" / "httpplatform-stdout_42_2025112591500.log").write_text("Traceback ...\n")
     result = invoke("deploy", cwd=project, env=env)
     assert result.returncode == 1

@@ -44,7 +44,9 @@ EMPTY = """<?xml version="1.0" encoding="UTF-8"?>
     </applicationPools>
     <sites>
       <site name="Default Web Site" id="1">
-        <application path="/"><virtualDirectory path="/" physicalPath="%SystemDrive%\\inetpub\\wwwroot" /></application>
+        <application path="/">
+          <virtualDirectory path="/" physicalPath="%SystemDrive%\\inetpub\\wwwroot" />
+        </application>
         <bindings><binding protocol="http" bindingInformation="*:80:" /></bindings>
       </site>
     </sites>
@@ -84,7 +86,9 @@ def not_found(kind: str, name: str) -> Fail:
 
 
 def duplicate(name: str) -> Fail:
-    return Fail(f'ERROR ( hresult:800700b7, message:Failed to add duplicate collection element "{name}". )', 183)
+    return Fail(
+        f'ERROR ( hresult:800700b7, message:Failed to add duplicate collection element "{name}". )', 183
+    )
 
 
 def load() -> ET.ElementTree:
@@ -161,7 +165,9 @@ def pool_xml(pool: ET.Element, full: bool) -> ET.Element:
 
 
 def site_xml(site: ET.Element, full: bool) -> ET.Element:
-    bindings = [f"{b.get('protocol')}/{b.get('bindingInformation')}" for b in site.iterfind("bindings/binding")]
+    bindings = [
+        f"{b.get('protocol')}/{b.get('bindingInformation')}" for b in site.iterfind("bindings/binding")
+    ]
     out = ET.Element("SITE", {
         "SITE.NAME": site.get("name"), "SITE.ID": site.get("id"), "bindings": ",".join(bindings),
         "state": site.get("_state", "Started"),
@@ -181,7 +187,9 @@ def print_xml(elements: list[ET.Element]) -> None:
     root = ET.Element("appcmd")
     root.extend(elements)
     ET.indent(root)
-    sys.stdout.write('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+    sys.stdout.write(
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )
 
 
 def binding_item(text: str) -> dict[str, str]:
@@ -194,7 +202,9 @@ def binding_item(text: str) -> dict[str, str]:
 
 def unlocked(root: ET.Element, site: str) -> bool:
     return any(
-        loc.get("path") == site and loc.get("overrideMode") == "Allow" and loc.find("system.webServer/handlers") is not None
+        loc.get("path") == site
+        and loc.get("overrideMode") == "Allow"
+        and loc.find("system.webServer/handlers") is not None
         for loc in root.findall("location")
     )
 
@@ -219,7 +229,11 @@ def main(argv: list[str]) -> int:
         if "xml" in options:
             print_xml([pool_xml(p, full) for p in wanted])
         else:
-            out += [f'APPPOOL "{p.get("name")}" (MgdVersion:{pool_xml(p, False).get("RuntimeVersion")},MgdMode:Integrated,state:Started)' for p in wanted]
+            out += [
+                f'APPPOOL "{p.get("name")}" (MgdVersion:{pool_xml(p, False).get("RuntimeVersion")},'
+                "MgdMode:Integrated,state:Started)"
+                for p in wanted
+            ]
     elif (verb, kind) == ("list", "site"):
         wanted = [s for s in sites(root).findall("site") if not positional or s.get("name") == positional[0]]
         if positional and not wanted:
@@ -227,7 +241,11 @@ def main(argv: list[str]) -> int:
         if "xml" in options:
             print_xml([site_xml(s, full) for s in wanted])
         else:
-            out += [f'SITE "{s.get("name")}" (id:{s.get("id")},bindings:{site_xml(s, False).get("bindings")},state:Started)' for s in wanted]
+            out += [
+                f'SITE "{s.get("name")}" (id:{s.get("id")},'
+                f"bindings:{site_xml(s, False).get('bindings')},state:Started)"
+                for s in wanted
+            ]
     elif (verb, kind) == ("list", "module"):
         name = positional[0] if positional else options.get("name", "")
         if find(root.find("system.webServer/modules"), "add", name) is None:
@@ -240,10 +258,12 @@ def main(argv: list[str]) -> int:
             raise Fail(f'ERROR ( message:Cannot find SITE object with identifier "{path}". )', 1168)
         physical = site.find("application/virtualDirectory").get("physicalPath")
         web_config = Path(physical) / "web.config"
-        sets_handlers = web_config.is_file() and ET.parse(web_config).find("system.webServer/handlers") is not None
+        sets_handlers = (
+            web_config.is_file() and ET.parse(web_config).find("system.webServer/handlers") is not None
+        )
         if sets_handlers and not unlocked(root, path):
             raise Fail(LOCKED.format(path=physical), 13)
-        out.append("<system.webServer>\n  <handlers accessPolicy=\"Read, Script\" />\n</system.webServer>")
+        out.append('<system.webServer>\n  <handlers accessPolicy="Read, Script" />\n</system.webServer>')
     elif (verb, kind) == ("add", "apppool"):
         name = options.pop("name", "")
         if find(pools(root), "add", name) is not None:
@@ -259,7 +279,14 @@ def main(argv: list[str]) -> int:
         if pool is None:
             raise not_found("APPPOOL", name)
         for key, value in options.items():
-            if key.split(".")[0] not in {"managedRuntimeVersion", "managedPipelineMode", "startMode", "autoStart", "processModel", "recycling"}:
+            if key.split(".")[0] not in {
+                "managedRuntimeVersion",
+                "managedPipelineMode",
+                "startMode",
+                "autoStart",
+                "processModel",
+                "recycling",
+            }:
                 raise Fail(f'ERROR ( message:Unknown attribute "{key}".  Replace with -? for help. )', 87)
             set_dotted(pool, key, value)
         out.append(f'APPPOOL object "{name}" changed')
@@ -298,16 +325,21 @@ def main(argv: list[str]) -> int:
         bindings = site.find("bindings")
         for arg in rest:
             if arg.startswith(("/+bindings", "/-bindings")):
-                item = binding_item(arg[len("/+bindings"):])
-                match = next((b for b in bindings if b.get("protocol") == item.get("protocol")
-                              and b.get("bindingInformation") == item.get("bindingInformation")), None)  # fmt: skip
+                item = binding_item(arg[len("/+bindings") :])
+                key = (item.get("protocol"), item.get("bindingInformation"))
+                match = next(
+                    (b for b in bindings if (b.get("protocol"), b.get("bindingInformation")) == key), None
+                )
                 if arg[1] == "+":
                     if match is not None:
                         raise duplicate(f"{item.get('protocol')}/{item.get('bindingInformation')}")
                     ET.SubElement(bindings, "binding", item)
                 else:
                     if match is None:
-                        raise Fail("ERROR ( hresult:80070490, message:Cannot find requested collection element. )", 1168)
+                        raise Fail(
+                            "ERROR ( hresult:80070490, message:Cannot find requested collection element. )",
+                            1168,
+                        )
                     bindings.remove(match)
         out.append(f'SITE object "{name}" changed')
         changed = True
@@ -324,7 +356,9 @@ def main(argv: list[str]) -> int:
         changed = True
     elif verb in {"delete", "start", "stop", "recycle"} and kind in {"site", "apppool"}:
         name = identifier(kind, positional, options)
-        parent, tag, label = (sites(root), "site", "SITE") if kind == "site" else (pools(root), "add", "APPPOOL")
+        parent, tag, label = (
+            (sites(root), "site", "SITE") if kind == "site" else (pools(root), "add", "APPPOOL")
+        )
         element = find(parent, tag, name)
         if element is None:
             raise not_found(label, name)
@@ -335,7 +369,11 @@ def main(argv: list[str]) -> int:
             if kind != "apppool":
                 raise Fail("ERROR ( message:Unknown command or object. )", 87)
             if element.get("_state") == "Stopped":
-                raise Fail("ERROR ( hresult:80070426, message:Command execution failed.\nThe service has not been started.\n )", 1062)
+                raise Fail(
+                    "ERROR ( hresult:80070426, message:Command execution failed.\n"
+                    "The service has not been started.\n )",
+                    1062,
+                )
             out.append(f'"{name}" successfully recycled')
             (STATE / "recycled.log").open("a", encoding="utf-8").write(name + "\n")
         else:

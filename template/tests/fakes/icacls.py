@@ -25,7 +25,11 @@ from pathlib import Path
 
 STATE = Path(os.environ["FAKE_IIS_DIR"])
 ACLS = STATE / "acls.json"
-BASE = ["BUILTIN\\Administrators:(I)(OI)(CI)(F)", "NT AUTHORITY\\SYSTEM:(I)(OI)(CI)(F)", "BUILTIN\\Users:(I)(OI)(CI)(RX)"]
+BASE = [
+    "BUILTIN\\Administrators:(I)(OI)(CI)(F)",
+    "NT AUTHORITY\\SYSTEM:(I)(OI)(CI)(F)",
+    "BUILTIN\\Users:(I)(OI)(CI)(RX)",
+]
 GRANT = re.compile(r"^(?P<who>[^:]+):(?P<flags>(?:\((?:OI|CI|IO|NP)\))*)(?P<rights>F|M|RX|R|W|D|N)$")
 
 
