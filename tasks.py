@@ -75,3 +75,17 @@ def lock(c, only=""):
                 "--custom-compile-command", "invoke lock",
                 "requirements.in", "-o", target, cwd=dest,
             )  # fmt: skip
+
+
+@task(
+    help={
+        "seconds": "duration of each wrk run (default 10)",
+        "runs": "runs per measurement; the median is reported (default 3)",
+        "connections": "wrk connections (default 32)",
+    }
+)
+def bench(c, seconds=10, runs=3, connections=32):
+    """Benchmark a generated project against WSGI and the usual recipe; table to benchmarks/results/."""
+    from benchmarks.run import main
+
+    main(seconds=int(seconds), runs=int(runs), connections=int(connections))
