@@ -55,6 +55,11 @@ def _same_path(a: str, b: str) -> bool:
     return a.replace("/", "\\").rstrip("\\").lower() == b.replace("/", "\\").rstrip("\\").lower()
 
 
+def pool_command(verb: str, why: str, settings: Settings, appcmd: str) -> Step:
+    """`appcmd <verb> apppool /apppool.name:<pool>`: start, recycle, delete."""
+    return Step(why, [appcmd, verb, "apppool", f"/apppool.name:{settings.app_pool}"])
+
+
 def refusals(settings: Settings, state: ServerState) -> list[str]:
     """What another site owns that this one would need: bindings and the app pool."""
     problems = []
@@ -101,12 +106,7 @@ def plan_pool(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
              *(f"/{k}:{v}" for k, v in changes.items())],
         ))  # fmt: skip
     if pool is not None and pool.state.lower() == "stopped":
-        steps.append(
-            Step(
-                f'app pool "{settings.app_pool}" is stopped',
-                [appcmd, "start", "apppool", f"/apppool.name:{settings.app_pool}"],
-            )
-        )
+        steps.append(pool_command("start", f'app pool "{settings.app_pool}" is stopped', settings, appcmd))
     return steps
 
 
@@ -198,12 +198,7 @@ def plan_unregister(settings: Settings, appcmd: str, state: ServerState) -> list
             raise Refusal(
                 f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it'
             )
-        steps.append(
-            Step(
-                f'remove app pool "{settings.app_pool}"',
-                [appcmd, "delete", "apppool", f"/apppool.name:{settings.app_pool}"],
-            )
-        )
+        steps.append(pool_command("delete", f'remove app pool "{settings.app_pool}"', settings, appcmd))
     return steps
 
 
@@ -215,10 +210,7 @@ def plan_recycle(settings: Settings, appcmd: str, state: ServerState) -> list[St
         raise Refusal(f'app pool "{settings.app_pool}" does not exist: run `invoke iis.register` first')
     if pool.state.lower() == "stopped":
         return [
-            Step(
-                f'app pool "{settings.app_pool}" is stopped: start it',
-                [appcmd, "start", "apppool", f"/apppool.name:{settings.app_pool}"],
-            )
+            pool_command("start", f'app pool "{settings.app_pool}" is stopped: start it', settings, appcmd)
         ]
-    return [Step("restart the app (new code, settings): overlapped recycle of its app pool",
-                 [appcmd, "recycle", "apppool", f"/apppool.name:{settings.app_pool}"])]  # fmt: skip
+    why = "restart the app (new code, settings): overlapped recycle of its app pool"
+    return [pool_command("recycle", why, settings, appcmd)]

@@ -15,31 +15,30 @@ PLAN_HELP = {
 NEEDS = ("appcmd",)
 
 
+def run_plan(c, dry_run, json, planner) -> None:
+    """Read the server, plan with `planner`, then show or apply the steps."""
+    with user_errors():
+        session = Session.open(c, dry_run, json)
+        steps = planner(session.settings, session.appcmd_argv0, session.server_state())
+        session.execute(steps, "IIS", NEEDS)
+
+
 @task(help=PLAN_HELP)
 def register(c, dry_run=False, json=False):
     """Create or update the app pool and site (bindings, path, handlers unlock): only the difference."""
-    with user_errors():
-        session = Session.open(c, dry_run, json)
-        steps = plan_register(session.settings, session.appcmd_argv0, session.server_state())
-        session.execute(steps, "IIS", NEEDS)
+    run_plan(c, dry_run, json, plan_register)
 
 
 @task(help=PLAN_HELP)
 def unregister(c, dry_run=False, json=False):
     """Delete the site and its app pool (files, logs and folder permissions are left alone)."""
-    with user_errors():
-        session = Session.open(c, dry_run, json)
-        steps = plan_unregister(session.settings, session.appcmd_argv0, session.server_state())
-        session.execute(steps, "IIS", NEEDS)
+    run_plan(c, dry_run, json, plan_unregister)
 
 
 @task(help=PLAN_HELP)
 def recycle(c, dry_run=False, json=False):
     """Restart the app: overlapped recycle of its app pool (the old process finishes its requests)."""
-    with user_errors():
-        session = Session.open(c, dry_run, json)
-        steps = plan_recycle(session.settings, session.appcmd_argv0, session.server_state())
-        session.execute(steps, "IIS", NEEDS)
+    run_plan(c, dry_run, json, plan_recycle)
 
 
 @task

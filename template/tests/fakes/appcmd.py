@@ -133,6 +133,16 @@ def identifier(kind: str, positional: list[str], options: dict[str, str]) -> str
     return name
 
 
+def existing(kind: str, root: ET.Element, positional: list[str], options: dict[str, str]):
+    """(name, element) of the app pool or site the command names; not found is an error."""
+    name = identifier(kind, positional, options)
+    parent, tag = (pools(root), "add") if kind == "apppool" else (sites(root), "site")
+    element = find(parent, tag, name)
+    if element is None:
+        raise not_found(kind.upper(), name)
+    return name, element
+
+
 def set_dotted(element: ET.Element, dotted: str, value: str) -> None:
     *path, attribute = dotted.split(".")
     for tag in path:
@@ -222,30 +232,22 @@ def main(argv: list[str]) -> int:
     changed = False
     out: list[str] = []
 
-    if (verb, kind) == ("list", "apppool"):
-        wanted = [p for p in pools(root).findall("add") if not positional or p.get("name") == positional[0]]
+    if verb == "list" and kind in {"apppool", "site"}:
+        parent, tag, label, to_xml = (
+            (pools(root), "add", "APPPOOL", pool_xml)
+            if kind == "apppool"
+            else (sites(root), "site", "SITE", site_xml)
+        )
+        wanted = [e for e in parent.findall(tag) if not positional or e.get("name") == positional[0]]
         if positional and not wanted:
-            raise not_found("APPPOOL", positional[0])
+            raise not_found(label, positional[0])
         if "xml" in options:
-            print_xml([pool_xml(p, full) for p in wanted])
-        else:
-            out += [
-                f'APPPOOL "{p.get("name")}" (MgdVersion:{pool_xml(p, False).get("RuntimeVersion")},'
-                "MgdMode:Integrated,state:Started)"
-                for p in wanted
-            ]
-    elif (verb, kind) == ("list", "site"):
-        wanted = [s for s in sites(root).findall("site") if not positional or s.get("name") == positional[0]]
-        if positional and not wanted:
-            raise not_found("SITE", positional[0])
-        if "xml" in options:
-            print_xml([site_xml(s, full) for s in wanted])
-        else:
-            out += [
-                f'SITE "{s.get("name")}" (id:{s.get("id")},'
-                f"bindings:{site_xml(s, False).get('bindings')},state:Started)"
-                for s in wanted
-            ]
+            print_xml([to_xml(e, full) for e in wanted])
+        else:  # the text form: LABEL "name" (attribute:value,...)
+            for element in wanted:
+                summary = to_xml(element, False).attrib
+                details = ",".join(f"{k}:{v}" for k, v in summary.items() if not k.endswith(".NAME"))
+                out.append(f'{label} "{element.get("name")}" ({details})')
     elif (verb, kind) == ("list", "module"):
         name = positional[0] if positional else options.get("name", "")
         if find(root.find("system.webServer/modules"), "add", name) is None:
@@ -274,10 +276,7 @@ def main(argv: list[str]) -> int:
         out.append(f'APPPOOL object "{name}" added')
         changed = True
     elif (verb, kind) == ("set", "apppool"):
-        name = identifier("apppool", positional, options)
-        pool = find(pools(root), "add", name)
-        if pool is None:
-            raise not_found("APPPOOL", name)
+        name, pool = existing("apppool", root, positional, options)
         for key, value in options.items():
             if key.split(".")[0] not in {
                 "managedRuntimeVersion",
@@ -318,10 +317,7 @@ def main(argv: list[str]) -> int:
         out.append(f'{kind.upper()} object "{name}" changed')
         changed = True
     elif (verb, kind) == ("set", "site"):
-        name = identifier("site", positional, options)
-        site = find(sites(root), "site", name)
-        if site is None:
-            raise not_found("SITE", name)
+        name, site = existing("site", root, positional, options)
         bindings = site.find("bindings")
         for arg in rest:
             if arg.startswith(("/+bindings", "/-bindings")):
@@ -355,13 +351,8 @@ def main(argv: list[str]) -> int:
         out.append(f'Unlocked section "{section}" at configuration path "MACHINE/WEBROOT/APPHOST/{path}".')
         changed = True
     elif verb in {"delete", "start", "stop", "recycle"} and kind in {"site", "apppool"}:
-        name = identifier(kind, positional, options)
-        parent, tag, label = (
-            (sites(root), "site", "SITE") if kind == "site" else (pools(root), "add", "APPPOOL")
-        )
-        element = find(parent, tag, name)
-        if element is None:
-            raise not_found(label, name)
+        name, element = existing(kind, root, positional, options)
+        parent, label = (sites(root), "SITE") if kind == "site" else (pools(root), "APPPOOL")
         if verb == "delete":
             parent.remove(element)
             out.append(f'{label} object "{name}" deleted')
