@@ -1,0 +1,47 @@
+"""After a deploy: does the site answer 200 through IIS within a time limit? If not, say where to look."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+def newest_stdout_log(root: Path) -> Path | None:
+    """HttpPlatformHandler writes logs/httpplatform-stdout_<pid>_<time>.log, one per process."""
+    logs = sorted((root / "logs").glob("httpplatform-stdout*.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1] if logs else None
+
+
+def wait_for_200(url: str, timeout: float, interval: float = 1.0) -> tuple[bool, str]:
+    """Poll `url` until it answers 200 or `timeout` seconds pass; (ok, last status or error)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=min(10.0, max(timeout, 1.0))) as response:  # noqa: S310
+                if response.status == 200:
+                    return True, "200 OK"
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code} {exc.reason}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = f"{getattr(exc, 'reason', exc)}"
+        if time.monotonic() + interval > deadline:
+            return False, last
+        time.sleep(interval)
+
+
+def failure_message(url: str, timeout: float, last: str, root: Path) -> str:
+    log = newest_stdout_log(root)
+    where = (
+        f"the newest stdout log: {log}"
+        if log
+        else f"logs\\httpplatform-stdout_*.log in {root / 'logs'} (none yet)"
+    )
+    return (
+        f"The site did not answer 200 at {url} within {timeout:g} s (last: {last}).\n"
+        f"Look at {where}; 502: the app did not start (Python errors are there), 500.19: web.config or "
+        "the handlers unlock, 503: the app pool is stopped (Event Viewer, WAS)."
+    )
