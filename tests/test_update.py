@@ -119,6 +119,7 @@ def run_task(python: Path | str, project: Path, *args: str, path_dirs: list[str]
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_update_brings_fixes_and_keeps_user_edits(releases, updater, tmp_path):
     project = render_at(releases, A, tmp_path / "project", **{OLD_QUESTION: "Custom Pool"})
     user_edits(project)
@@ -141,6 +142,7 @@ def test_update_brings_fixes_and_keeps_user_edits(releases, updater, tmp_path):
     assert not list(project.rglob("*.rej"))
 
 
+@pytest.mark.slow
 def test_without_the_migration_the_renamed_answer_is_lost(releases, tmp_path):
     """The migration is what keeps the answer: a B without it falls back to the default."""
     template = tmp_path / "template"
@@ -155,6 +157,7 @@ def test_without_the_migration_the_renamed_answer_is_lost(releases, tmp_path):
     assert answers(project)[NEW_QUESTION] == "my_site"
 
 
+@pytest.mark.slow
 def test_conflict_on_the_fixed_line_is_reported(releases, tmp_path):
     project = render_at(releases, A, tmp_path / "project")
     replace_once(project / "web.config", TIMEOUT_A, 'requestTimeout="00:10:00"\n')
@@ -272,6 +275,7 @@ def release_cases() -> list[str]:
     return ["synthetic"] + [tag for _, tag in releasing.released_versions(ROOT)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("release", release_cases())
 def test_update_from_each_release_to_head(release, tmp_path):
     """Every released tag (and a synthetic release of the current HEAD, so this never tests
@@ -288,3 +292,26 @@ def test_update_from_each_release_to_head(release, tmp_path):
     assert unmerged(project) == [] and not list(project.rglob("*.rej"))
     assert answers(project)["_commit"] == git("describe", "--tags", "--always", cwd=template).strip()
     fresh_render_matches(project, template, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("source", "reachable"),
+    [
+        (".", False),  # `copier copy . DEST`: from the project, "." is the project itself
+        ("'../no-such-template'", False),
+        ("https://example.com/org/template.git", True),
+        ("git@example.com:org/template.git", True),
+        ("/srv/templates/django-iis", True),
+    ],
+)
+def test_a_template_path_that_does_not_lead_back_is_refused(updater, tmp_path, source, reachable):
+    from invoke.exceptions import Exit
+
+    (tmp_path / ".copier-answers.yml").write_text(f"_commit: 1.0.0\n_src_path: {source}\n", encoding="utf-8")
+    if reachable:
+        updater.require_reachable_template(tmp_path)
+        return
+    with pytest.raises(
+        Exit, match="Replace that value of _src_path with the template's URL or absolute path"
+    ):
+        updater.require_reachable_template(tmp_path)

@@ -10,6 +10,7 @@ tests, so a fix that breaks your code shows up before you commit it.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,31 @@ def require_clean_tree(root: Path) -> None:
         )
 
 
+def template_source(root: Path) -> str:
+    """The template's location recorded in the answers file (`_src_path`)."""
+    text = (root / ANSWERS_FILE).read_text(encoding="utf-8")
+    match = re.search(r"^_src_path: *(.+?) *$", text, re.MULTILINE)
+    return match.group(1).strip("'\"") if match else ""
+
+
+def require_reachable_template(root: Path) -> None:
+    """A project generated with `copier copy . DEST` records the template as ".": from the project
+    that is the project itself, and Copier fails with "Unknown revision". Say how to fix it."""
+    source = template_source(root)
+    if not source:
+        raise Exit(f"{ANSWERS_FILE} does not say where the template is (no _src_path).", 1)
+    local = Path(source).expanduser()
+    if "://" in source or source.startswith(("git@", "gh:", "gl:")) or local.is_absolute():
+        return
+    if not (root / local).is_dir() or (root / local).resolve() == root.resolve():
+        raise Exit(
+            f"{ANSWERS_FILE} records the template as {source!r}, a relative path that does not lead"
+            " to it from this project. Replace that value of _src_path with the template's URL or"
+            " absolute path (one line), commit, and run `invoke template-update` again.",
+            code=1,
+        )
+
+
 def copier_argv(which=shutil.which, find_spec=importlib.util.find_spec) -> list[str] | None:
     """How to start Copier: the `copier` command on PATH, else this Python's copier module."""
     command = which("copier")
@@ -146,6 +172,7 @@ def conflict_report(conflicts: list[Conflict]) -> str:
 def template_update(c, vcs_ref="", defaults=False):
     """Update this project from its Copier template, list conflicts, then run the tests."""
     require_clean_tree(ROOT)
+    require_reachable_template(ROOT)
     copier = copier_argv()
     if copier is None:
         raise Exit(INSTALL_COPIER, code=1)
