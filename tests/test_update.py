@@ -62,6 +62,8 @@ def make_release_b(template: Path) -> None:
         if path.is_file() and OLD_QUESTION in path.read_text(encoding="utf-8", errors="ignore"):
             path.write_text(path.read_text(encoding="utf-8").replace(OLD_QUESTION, NEW_QUESTION), "utf-8")
     replace_once(template / "copier.yml", "_migrations: []\n", MIGRATION_B)
+    # A file that belongs to the user after the first copy (_skip_if_exists), shipped from B on.
+    (template / "template/invoke.local.yaml").write_text("iis:\n  http_port: 80\n", encoding="utf-8")
     commit_all(template, "Release B")
     git("tag", B, cwd=template)
 
@@ -103,6 +105,8 @@ def user_edits(project: Path) -> None:
     (project / "news").mkdir()
     (project / "news/__init__.py").write_text('"""Our news app."""\n', encoding="utf-8")
     commit_all(project, "Our work")
+    # Git-ignored, so the tree stays clean: a per-server override.
+    (project / "invoke.local.yaml").write_text("iis:\n  http_port: 8080\n", encoding="utf-8")
 
 
 def unmerged(project: Path) -> list[str]:
@@ -133,6 +137,7 @@ def test_update_brings_fixes_and_keeps_user_edits(releases, updater, tmp_path):
     assert '    "news",\n' in settings and 'TIME_ZONE = "Europe/Paris"' in settings, "settings edits kept"
     assert '<add segment="private" />' in web_config, "the user's web.config rule kept"
     assert (project / "news/__init__.py").is_file()
+    assert "8080" in (project / "invoke.local.yaml").read_text(encoding="utf-8"), "user's file kept"
     recorded = answers(project)
     assert recorded["_commit"] == B
     assert recorded[NEW_QUESTION] == "Custom Pool", "the migration carried the renamed answer over"
