@@ -62,6 +62,7 @@ def make_release_b(template: Path) -> None:
         if path.is_file() and OLD_QUESTION in path.read_text(encoding="utf-8", errors="ignore"):
             path.write_text(path.read_text(encoding="utf-8").replace(OLD_QUESTION, NEW_QUESTION), "utf-8")
     replace_once(template / "copier.yml", "_migrations: []\n", MIGRATION_B)
+    (template / "template/media/.gitkeep").unlink()  # a file the template drops
     # A file that belongs to the user after the first copy (_skip_if_exists), shipped from B on.
     (template / "template/invoke.local.yaml").write_text("iis:\n  http_port: 80\n", encoding="utf-8")
     commit_all(template, "Release B")
@@ -212,6 +213,9 @@ def test_task_updates_then_runs_the_project_tests(releases, default_project, tmp
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Updated without conflicts. Running the tests:" in result.stdout
     assert " passed" in result.stdout and "Tests pass." in result.stdout
+    assert (
+        "The template removed or moved these files" in result.stdout and "  media/.gitkeep\n" in result.stdout
+    )
     assert answers(project)["_commit"] == B
 
 

@@ -153,6 +153,18 @@ def find_conflicts(root: Path) -> list[Conflict]:
     return sorted(found.values(), key=lambda c: c.path)
 
 
+def removed_by_update(root: Path) -> list[str]:
+    """Files the update deleted: the template removed or moved them. Copier deletes them even if
+    you had changed them; your version is still in your last commit."""
+    return _paths(git(root, "diff", "-z", "--name-only", "--diff-filter=D", "HEAD"))
+
+
+def removal_notice(paths: list[str]) -> str:
+    lines = ["The template removed or moved these files; if you had changed one, your version is in"]
+    lines += ["your last commit (`git show HEAD:PATH`; `git checkout HEAD -- PATH` brings it back):"]
+    return "\n".join([*lines, *(f"  {path}" for path in paths)])
+
+
 def conflict_report(conflicts: list[Conflict]) -> str:
     lines = [f"The update left {len(conflicts)} conflict(s) for you to resolve:"]
     lines += [f"  {c.path}: {c.advice()}" for c in conflicts]
@@ -180,6 +192,9 @@ def template_update(c, vcs_ref="", defaults=False):
     print("+", subprocess.list2cmdline(argv), flush=True)
     if subprocess.run(argv, cwd=ROOT).returncode:
         raise Exit("copier update failed (its message is above); nothing was committed.", code=1)
+    removed = removed_by_update(ROOT)
+    if removed:
+        print(removal_notice(removed), flush=True)
     conflicts = find_conflicts(ROOT)
     if conflicts:
         raise Exit(conflict_report(conflicts), code=1)
