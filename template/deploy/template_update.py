@@ -5,6 +5,12 @@ one, and applies the template's change to your files as a 3-way merge. It reads 
 merge from git, so it needs a clean tree; what it cannot merge it leaves as conflict markers in
 the file (or a `.rej` file), which this task lists with what to do. Then it runs the project's
 tests, so a fix that breaks your code shows up before you commit it.
+
+What this relies on is Copier 9's update (copier/_main.py, `Worker._apply_update`, read in 9.4
+and 9.19): it refuses a dirty tree itself; an unmergeable hunk goes through `git merge-file -L
+"before updating" -L "last update" -L "after updating"` and the file is recorded as unmerged
+(stages 1-3) in git's index; with `--conflict rej` the hunk stays in FILE.rej instead; files only
+the old template version had are deleted.
 """
 
 from __future__ import annotations
