@@ -6,11 +6,11 @@ merge from git, so it needs a clean tree; what it cannot merge it leaves as conf
 the file (or a `.rej` file), which this task lists with what to do. Then it runs the project's
 tests, so a fix that breaks your code shows up before you commit it.
 
-What this relies on is Copier 9's update (copier/_main.py, `Worker._apply_update`, read in 9.4
-and 9.19): it refuses a dirty tree itself; an unmergeable hunk goes through `git merge-file -L
-"before updating" -L "last update" -L "after updating"` and the file is recorded as unmerged
-(stages 1-3) in git's index; with `--conflict rej` the hunk stays in FILE.rej instead; files only
-the old template version had are deleted.
+What this relies on is Copier's update (`Worker._apply_update`, copier/_main.py in 9.19,
+copier/main.py in 9.4): it refuses a dirty tree itself; an unmergeable hunk goes through `git
+merge-file -L "before updating" -L "last update" -L "after updating"` and the file is recorded as
+unmerged (stages 1-3) in git's index; with `--conflict rej` the hunk stays in FILE.rej instead;
+files only the old template version had are deleted.
 """
 
 from __future__ import annotations
