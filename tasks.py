@@ -79,6 +79,20 @@ def lock(c, only=""):
             )  # fmt: skip
 
 
+@task(
+    help={
+        "seconds": "duration of each wrk run (default 10)",
+        "runs": "runs per measurement; the median is reported (default 3)",
+        "connections": "wrk connections (default 32)",
+    }
+)
+def bench(c, seconds=10, runs=3, connections=32):
+    """Benchmark a generated project against WSGI and the usual recipe; table to benchmarks/results/."""
+    from benchmarks.run import main
+
+    main(seconds=int(seconds), runs=int(runs), connections=int(connections))
+
+
 @task(help={"version": "the new release, a PEP 440 version newer than the last tag, e.g. 0.2.0"})
 def release(c, version):
     """Cut a template release: clean tree, tests pass, CHANGELOG "Unreleased" dated, commit, tag."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -122,3 +123,31 @@ def test_every_question_has_help_and_default():
         assert question.get("help"), name
         assert "default" in question, name
         assert question.get("validator") or question.get("choices") or question["type"] == "bool", name
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="drives a POSIX pseudo-terminal with pexpect")
+def test_invalid_answer_typed_at_the_prompt_shows_the_message_and_is_not_accepted(template_repo, tmp_path):
+    import pexpect
+
+    dest = tmp_path / "project"
+    copier = str(Path(sys.executable).parent / "copier")
+    child = pexpect.spawn(
+        copier,
+        ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(dest)],
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 200),
+    )
+    child.expect("Human name of the project")
+    child.expect("My Site")
+    child.send("\r")  # accept the default name
+    child.expect("Python package name")
+    child.expect("my_site")
+    child.send("\x7f" * len("my_site") + "class\r")
+    child.expect('"class" is a Python keyword; choose another package name.')
+    child.expect("Python package name|class")  # still asking: the answer was not taken
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus != 0
+    assert not dest.exists()
