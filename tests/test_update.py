@@ -169,7 +169,7 @@ def test_conflict_on_the_fixed_line_is_reported(releases, tmp_path):
     replace_once(project / "web.config", TIMEOUT_A, 'requestTimeout="00:10:00"\n')
     commit_all(project, "A longer timeout for our reports")
 
-    result = run_task(sys.executable, project, "--vcs-ref", B, "--defaults")
+    result = run_task(sys.executable, project, "--defaults")  # to the latest release, B
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "The update left 1 conflict(s) for you to resolve:" in result.stderr
@@ -177,6 +177,7 @@ def test_conflict_on_the_fixed_line_is_reported(releases, tmp_path):
         result.stderr
     )
     assert "git add web.config" in result.stderr and "Running the tests" not in result.stdout
+    assert f'git commit -m "Update from template {B}"' in result.stderr, "_message_after_update"
     assert unmerged(project) == ["web.config"]
     web_config = (project / "web.config").read_text(encoding="utf-8")
     assert 'requestTimeout="00:10:00"' in web_config and TIMEOUT_B in web_config
