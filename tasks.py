@@ -6,9 +6,11 @@ import itertools
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from invoke import task
+from invoke.exceptions import Exit
 
 ROOT = Path(__file__).resolve().parent
 LOCKS = ROOT / "locks"
@@ -89,3 +91,18 @@ def bench(c, seconds=10, runs=3, connections=32):
     from benchmarks.run import main
 
     main(seconds=int(seconds), runs=int(runs), connections=int(connections))
+
+
+@task(help={"version": "the new release, a PEP 440 version newer than the last tag, e.g. 0.2.0"})
+def release(c, version):
+    """Cut a template release: clean tree, tests pass, CHANGELOG "Unreleased" dated, commit, tag."""
+    import releasing
+
+    def tests_pass() -> bool:
+        return subprocess.run([sys.executable, "-m", "pytest", "-n", "auto"], cwd=ROOT).returncode == 0
+
+    try:
+        releasing.cut(ROOT, version, date.today(), run_tests=tests_pass)
+    except releasing.ReleaseError as error:
+        raise Exit(f"Cannot release {version}: {error}", code=1) from None
+    print(f"Tagged {version}. Publish it: git push origin HEAD {version}")

@@ -27,15 +27,20 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def snapshot_template(dest: Path) -> Path:
-    """A git repo holding the working tree as it is now (tracked and untracked, not ignored):
-    Copier renders a git template from its commits, so uncommitted work would be missed."""
+def copy_working_tree(dest: Path) -> None:
+    """Copy the repository's files as they are now (tracked and untracked, not ignored) to dest."""
     files = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).split("\0")
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
+
+
+def snapshot_template(dest: Path) -> Path:
+    """A git repo holding the working tree as it is now (tracked and untracked, not ignored):
+    Copier renders a git template from its commits, so uncommitted work would be missed."""
+    copy_working_tree(dest)
     git("init", "-q", "-b", "main", cwd=dest)
     git("add", "-A", cwd=dest)
     git("commit", "-q", "-m", "snapshot", cwd=dest)

@@ -22,7 +22,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_quickstart_copies_defaults_from_this_checkout():
     command = readme_command("quickstart")
-    assert "copier copy --trust --defaults --vcs-ref HEAD . " in command
+    # An absolute source: the project records it for `copier update` ("." would mean the project).
+    assert 'copier copy --trust --defaults --vcs-ref HEAD "$PWD" ' in command
     assert "bootstrap.py" in command
     assert command.endswith(".venv/bin/invoke serve"), "the quick start ends on the site as IIS runs it"
 
