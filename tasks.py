@@ -73,7 +73,7 @@ def lock(c, only=""):
             )
             _run(
                 sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal",
-                "--python-version", django_lines[django], "--generate-hashes", "--no-header",
+                "--python-version", django_lines[django], "--generate-hashes",
                 "--custom-compile-command", "invoke lock",
                 "requirements.in", "-o", target, cwd=dest,
             )  # fmt: skip

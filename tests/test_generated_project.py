@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,28 @@ def test_django_61_project_passes_its_own_tests(render_project, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     result = run_project_tests(project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_invoke_lock_reproduces_the_template_lock_and_pins_a_new_dependency(
+    default_project, render_project, tmp_path
+):
+    """Same command as the maintainers' `invoke lock`: an unchanged requirements.in gives the
+    file the template shipped (so `copier update` sees no difference), a new line gets pinned."""
+    project = render_project(tmp_path / "lock")
+    shipped = (project / "requirements.txt").read_text(encoding="utf-8")
+    invoke = venv_python(default_project).parent / "invoke"
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
+    result = subprocess.run(
+        [invoke, "lock"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "requirements.txt").read_text(encoding="utf-8") == shipped
+    with (project / "requirements.in").open("a", encoding="utf-8") as requirements:
+        requirements.write("six\n")
+    result = subprocess.run(
+        [invoke, "lock"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    pinned = (project / "requirements.txt").read_text(encoding="utf-8")
+    assert "\nsix==" in pinned and "django==" in pinned
+    assert pinned.count("--hash=sha256:") > shipped.count("--hash=sha256:")

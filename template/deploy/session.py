@@ -79,7 +79,16 @@ class Session:
         return AclState({path: read_aces(self.icacls, path, query) for path in paths})
 
     def python_home(self) -> str:
-        return python_home(self.settings.root)
+        """pyvenv.cfg's `home`; in a dry run before bootstrap, the folder of the Python running this
+        task, which is the one bootstrap.py will make the venv with."""
+        try:
+            return python_home(self.settings.root)
+        except SettingsError:
+            if not self.dry_run:
+                raise
+            home = str(Path(getattr(sys, "_base_executable", sys.executable)).parent)
+            self.note(f"no venv yet: planning with the Python bootstrap.py would use ({home})")
+            return home
 
     def refuse_unless_able(self, needs: tuple[str, ...]) -> None:
         """A real run needs the tools it will call and an elevated prompt: refuse before any change."""

@@ -127,11 +127,15 @@ def fake_server(tmp_path):
         encoding="utf-8",
     )  # fmt: skip
     project = tmp_path / "sites & ü" / "proj"
-    ignore = shutil.ignore_patterns(".venv", "__pycache__", ".pytest_cache", "db.sqlite3*", "*.log", ".git")
+    # Not copied: this machine's venv, caches, data and its own per-server overrides.
+    ignore = shutil.ignore_patterns(
+        ".venv", "__pycache__", ".pytest_cache", "db.sqlite3*", "*.log", ".git", "invoke.local.yaml"
+    )
     shutil.copytree(ROOT, project, ignore=ignore)
     for folder in ("static",):
         shutil.rmtree(project / folder, ignore_errors=True)
-    (project / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    # The venv running these tests (the project's own, or one shared by the template's test suite).
+    (project / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     env = clean_env(
         PATH=f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}", FAKE_IIS_DIR=str(state)
     )
@@ -240,7 +244,7 @@ def test_binding_owned_by_another_site_is_refused_and_nothing_changes(fake_serve
 def test_a_failing_grant_stops_and_says_what_was_applied(fake_server):
     project, state, env = fake_server
     assert invoke("iis.register", cwd=project, env=env).returncode == 0
-    shutil.rmtree(project / "media")
+    shutil.rmtree(project / "media", ignore_errors=True)
     result = invoke("acl.grant", cwd=project, env=env)
     assert result.returncode == 1
     assert "FAILED (exit code 2): modify on media/" in result.stderr
@@ -275,3 +279,16 @@ def test_deploy_fails_loudly_when_the_site_does_not_answer(fake_server):
     assert result.returncode == 1
     assert "did not answer 200" in result.stderr
     assert "httpplatform-stdout_42_2025112591500.log" in result.stderr
+
+
+@posix_only
+def test_dry_run_before_bootstrap_plans_with_the_python_that_will_make_the_venv(fake_server):
+    project, state, env = fake_server
+    (project / ".venv").unlink()
+    result = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "no venv yet: planning with the Python bootstrap.py would use" in result.stdout
+    assert "pyvenv.cfg is missing" in result.stdout  # still listed as a prerequisite to fix
+    assert changing(state) == []
+    real = invoke("deploy", cwd=project, env=env)
+    assert real.returncode == 1 and "Prerequisites missing (nothing was changed)" in real.stderr
