@@ -153,8 +153,13 @@ def configurations(project: Path, recipe: Path) -> dict[str, tuple[list[Server],
     }
     wsgi_env = {"DJANGO_SETTINGS_MODULE": "my_site.settings"}
     waitress_port, gunicorn_port, recipe_port = free_port(), free_port(), free_port()
+    as_configured = webconfig_servers(project)
+    # With processesPerApplication > 1, also one of those processes alone: the per-process figure
+    # to compare with the one-process servers below.
+    one_process = {"project, one of its processes": ([as_configured[0]], project_paths)}
     return {
-        "project as web.config starts it": (webconfig_servers(project), project_paths),
+        "project as web.config starts it": (as_configured, project_paths),
+        **(one_process if len(as_configured) > 1 else {}),
         "same project, WSGI, waitress 4 threads": (
             [
                 Server(

@@ -119,6 +119,19 @@ def test_django_61_project_passes_its_own_tests(render_project, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+def test_python_310_project_passes_its_own_tests(render_project, tmp_path):
+    """The oldest Python we support runs an older asgiref (no ThreadSensitiveContext executor):
+    deploy.fast_asgi must still give Django's responses there."""
+    python = pyenv_python("3.10")
+    if not python:
+        pytest.skip("needs a Python 3.10 interpreter")
+    project = render_project(tmp_path / "py310", python_version="3.10")
+    result = bootstrap(project, python=python)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_project_tests(project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
 def test_invoke_lock_reproduces_the_template_lock_and_pins_a_new_dependency(
     default_project, render_project, tmp_path
 ):

@@ -161,15 +161,17 @@ def test_a_thousand_requests_at_concurrency_8(site):
 
 
 def test_a_killed_backend_is_restarted_within_startup_time_limit(site, default_project):
-    assert request(site, "/")[0] == 200
-    (victim,) = backend_pids(default_project)
-    os.kill(victim, signal.SIGKILL)
+    assert [request(site, "/")[0] for _ in range(2)] == [200, 200]  # round-robin: both processes up
+    victims = backend_pids(default_project)
+    assert len(victims) == 2, "web.config's processesPerApplication"
+    for victim in victims:
+        os.kill(victim, signal.SIGKILL)
     killed = time.monotonic()
     while request(site, "/")[0] != 200:
         assert time.monotonic() - killed < STARTUP_TIME_LIMIT, "the site did not come back"
         time.sleep(0.1)
-    (replacement,) = backend_pids(default_project)
-    assert replacement != victim
+    replacements = backend_pids(default_project)
+    assert replacements and not replacements & victims
 
 
 def test_stdout_log_written_under_logs(site, default_project):
@@ -183,9 +185,10 @@ def test_forged_forwarded_proto_is_not_https_and_serve_stops_its_backend(default
     with serving(default_project, tmp_path, DJANGO_HTTPS="1") as port:
         status, headers, _ = request(port, "/", headers={"X-Forwarded-Proto": "https"})
         assert status == 301 and headers["Location"].startswith("https://"), "still redirected to HTTPS"
-        (backend,) = backend_pids(default_project) - before
+        backends = backend_pids(default_project) - before
+        backend = min(backends)
         # Control: uvicorn does believe one trusted value, so the check above can fail.
         log = next((default_project / "logs").glob(f"httpplatform-stdout_{backend}_*.log")).read_text()
         backend_port = int(re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log).group(1))
         assert request(backend_port, "/", headers={"X-Forwarded-Proto": "https"})[0] == 200
-    assert not alive(backend), "Ctrl-C on invoke serve stops the backend too"
+    assert backends and not any(map(alive, backends)), "Ctrl-C on invoke serve stops the backends too"
