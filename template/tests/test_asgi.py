@@ -3,38 +3,15 @@
 import asyncio
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-
-def http_scope(path, headers=(), client=("127.0.0.1", 50000), scheme="http"):
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": scheme,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost"), *headers],
-        "client": client,
-        "server": ("127.0.0.1", 8000),
-    }
+from tests import asgi_client
+from tests.asgi_client import http_scope
 
 
 async def call(app, scope):
-    communicator = ApplicationCommunicator(app, scope)
-    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
-    start = await communicator.receive_output(timeout=10)
-    body = b""
-    while True:
-        message = await communicator.receive_output(timeout=10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    return start["status"], {name.lower(): value for name, value in start["headers"]}, body
+    status, headers, body = await asgi_client.call(app, scope)
+    return status, {name.lower(): value for name, value in headers}, body
 
 
 @pytest.fixture

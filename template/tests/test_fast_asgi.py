@@ -11,13 +11,14 @@ import threading
 from http.cookies import SimpleCookie
 
 import pytest
-from asgiref.testing import ApplicationCommunicator
 from deploy import fast_asgi
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponse
 from django.utils.deprecation import MiddlewareMixin
+
+from tests.asgi_client import call, http_scope
 
 pytestmark = [pytest.mark.urls("tests.fast_asgi_urls"), pytest.mark.django_db(transaction=True)]
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -30,27 +31,12 @@ class Browser:
         self.app, self.cookies = app, {}
 
     async def request(self, method, path, body=b"", headers=()):
-        path, _, query = path.partition("?")
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items()).encode()
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-            "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-            "headers": [(b"host", b"localhost"), (b"cookie", cookie), *headers]
-            + ([(b"content-type", b"application/x-www-form-urlencoded")] if body else []),
-        }  # fmt: skip
-        communicator = ApplicationCommunicator(self.app, scope)
-        await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-        start = await communicator.receive_output(timeout=10)
-        content = b""
-        while True:
-            message = await communicator.receive_output(timeout=10)
-            content += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await communicator.wait(timeout=10)
+        form = [(b"content-type", b"application/x-www-form-urlencoded")] if body else []
+        scope = http_scope(path, [(b"cookie", cookie), *headers, *form], method=method)
+        status, response_headers, content = await call(self.app, scope, body)
         set_cookies = []
-        for name, value in start["headers"]:
+        for name, value in response_headers:
             if name.lower() == b"set-cookie":
                 for morsel in SimpleCookie(value.decode()).values():
                     set_cookies.append(
@@ -62,10 +48,10 @@ class Browser:
                         self.cookies.pop(morsel.key, None)
         headers = sorted(  # the clock's value masked
             (n.lower(), b"..." if n.lower() == b"expires" else v)
-            for n, v in start["headers"]
+            for n, v in response_headers
             if n.lower() != b"set-cookie"
         )
-        return start["status"], headers, sorted(set_cookies), content
+        return status, headers, sorted(set_cookies), content
 
 
 def masked(content: bytes) -> bytes:
