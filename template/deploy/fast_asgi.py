@@ -178,18 +178,19 @@ class FastASGIHandler(ASGIHandler):
     # Async views: on the event loop, the middleware hooks batched into two thread hops.
 
     async def handle_async_view(self, scope, receive, send):
+        async def serve(hop):
+            if self.middleware is None:
+                await self.handle(scope, receive, send)  # Django's own async chain
+            else:
+                await self.handle_phased(scope, receive, send, hop)
+
         if not EXECUTOR_CONTEXTS:
             async with ThreadSensitiveContext():
-                if self.middleware is None:
-                    return await self.handle(scope, receive, send)
-                return await self.handle_phased(scope, receive, send, sync_to_async)
+                return await serve(sync_to_async)
         worker = self.async_workers.pop() if self.async_workers else ThreadPoolExecutor(1, "django-async")
         try:
             async with ThreadSensitiveContext(executor=worker):
-                if self.middleware is None:
-                    await self.handle(scope, receive, send)
-                else:
-                    await self.handle_phased(scope, receive, send, functools.partial(in_thread, worker))
+                await serve(functools.partial(in_thread, worker))
         finally:
             if len(self.async_workers) < IDLE_ASYNC_THREADS:
                 self.async_workers.append(worker)
