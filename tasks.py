@@ -13,14 +13,22 @@ from invoke import task
 from invoke.exceptions import Exit
 
 ROOT = Path(__file__).resolve().parent
-LOCKS = ROOT / "locks"
+LOCKS_DIR = ROOT / "locks"
 
-# Every combination of answers that changes requirements.in gets its own lock file.
+# Every combination of answers that changes requirements.in gets its own pair of lock files:
+# locks/<name>.txt (the server's requirements.txt) and locks/<name>-dev.txt (requirements-dev.txt).
 LOCK_MATRIX = {
-    "django_version": {"5.2": "3.10", "6.1": "3.12"},  # Django line -> oldest Python it supports
+    "django_version": ["5.2", "6.1"],
     "database": ["sqlite", "postgresql", "mssql"],
     "static_files": ["iis", "app"],
 }
+
+
+def lock_names() -> list[tuple[str, dict[str, str]]]:
+    return [
+        (f"django{django}-{db}-{static}", {"django_version": django, "database": db, "static_files": static})
+        for django, db, static in itertools.product(*LOCK_MATRIX.values())
+    ]
 
 
 def _run(*argv: str | Path, cwd: Path = ROOT) -> None:
@@ -48,35 +56,35 @@ def lint(c):
 
 @task(help={"only": "regenerate just this lock, e.g. django5.2-sqlite-iis"})
 def lock(c, only=""):
-    """Pin requirements.in of every answer combination into locks/ (uv, universal, with hashes)."""
+    """Pin each answer combination into locks/ with the generated project's own `invoke lock` command."""
     import copier
+    import yaml
 
-    LOCKS.mkdir(exist_ok=True)
-    django_lines = LOCK_MATRIX["django_version"]
-    for django, db, static in itertools.product(
-        django_lines, LOCK_MATRIX["database"], LOCK_MATRIX["static_files"]
-    ):
-        name = f"django{django}-{db}-{static}"
+    sys.path.insert(0, str(ROOT / "template"))
+    from iishost.upkeep.lock import LOCKS, compile_argv
+
+    LOCKS_DIR.mkdir(exist_ok=True)
+    for name, data in lock_names():
         if only and name != only:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             dest = Path(tmp) / "project"
-            data = {"django_version": django, "database": db, "static_files": static}
-            if django_lines[django] >= "3.12":
-                data["python_version"] = django_lines[django]
-            # The lock file is not there yet for a new combination: render with an empty one.
-            target = LOCKS / f"{name}.txt"
-            if not target.exists():
-                target.write_text("")
+            # A new combination has no lock yet: render with empty ones.
+            targets = {
+                "requirements.txt": LOCKS_DIR / f"{name}.txt",
+                "requirements-dev.txt": LOCKS_DIR / f"{name}-dev.txt",
+            }
+            for target in targets.values():
+                if not target.exists():
+                    target.write_text("")
+            answers = {**data, "python_version": "3.12"}
             copier.run_copy(
-                str(ROOT), dest, data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True
+                str(ROOT), dest, data=answers, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True
             )
-            _run(
-                sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal",
-                "--python-version", django_lines[django], "--generate-hashes",
-                "--custom-compile-command", "invoke lock",
-                "requirements.in", "-o", target, cwd=dest,
-            )  # fmt: skip
+            oldest = yaml.safe_load((dest / "invoke.yaml").read_text(encoding="utf-8"))["python"]["oldest"]
+            for source, target in LOCKS.items():  # the server's lock first: the dev one is held to it
+                _run(*compile_argv([sys.executable, "-m", "uv"], source, target, oldest), cwd=dest)
+                targets[target].write_text((dest / target).read_text(encoding="utf-8"), encoding="utf-8")
 
 
 @task(

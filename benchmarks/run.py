@@ -128,7 +128,7 @@ def webconfig_servers(project: Path) -> list[Server]:
     """The process(es) HttpPlatformHandler would start, read from the project's own web.config."""
     if str(project) not in sys.path:
         sys.path.insert(0, str(project))
-    from deploy import webconfig  # the generated project's own reader, not a copy
+    from iishost.emulator import webconfig  # the generated project's own reader, not a copy
 
     platform_config = webconfig.load_http_platform(project / "web.config")
     assert platform_config.process_path == r".\.venv\Scripts\python.exe", platform_config.process_path

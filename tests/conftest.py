@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -89,15 +88,9 @@ def default_project(template_repo, tmp_path_factory) -> Path:
     return project
 
 
-def load_template_module(relative: str, name: str):
-    """Import a plain-Python module of the template (e.g. deploy/webconfig.py) from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "template" / relative)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def webconfig():
-    return load_template_module("deploy/webconfig.py", "template_webconfig")
+    """The generated project's own web.config reader (template/ is on pythonpath)."""
+    from iishost.emulator import webconfig
+
+    return webconfig

@@ -46,7 +46,7 @@ def test_bootstrap_is_idempotent(default_project):
     result = bootstrap(default_project)
     assert result.returncode == 0, result.stderr
     assert "exists for this Python: keeping it" in result.stdout
-    assert "dependencies already match requirements.txt" in result.stdout
+    assert "dependencies already match requirements-dev.txt" in result.stdout
     assert (default_project / ".env").read_text() == env_before, "the secret key is kept"
 
 
@@ -93,7 +93,7 @@ def test_bootstrap_without_network_fails_clearly(render_project, tmp_path):
         timeout=600,
     )
     assert result.returncode == 1
-    assert "Could not install the dependencies: check the network or proxy" in result.stderr
+    assert "Could not install the dependencies: check the network or the proxy" in result.stderr
     assert not (project / ".venv" / ".requirements.sha256").exists(), "a failed install is not marked done"
 
 
@@ -121,7 +121,7 @@ def test_django_61_project_passes_its_own_tests(render_project, tmp_path):
 
 def test_python_310_project_passes_its_own_tests(render_project, tmp_path):
     """The oldest Python we support runs an older asgiref (no ThreadSensitiveContext executor):
-    deploy.fast_asgi must still give Django's responses there."""
+    iishost.asgi_handler must still give Django's responses there."""
     python = pyenv_python("3.10")
     if not python:
         pytest.skip("needs a Python 3.10 interpreter")

@@ -40,12 +40,14 @@ ALWAYS = [
     "pyproject.toml",
     "requirements.in",
     "requirements.txt",
+    "requirements-dev.in",
+    "requirements-dev.txt",
     "tasks.py",
     "web.config",
     "logs/.gitkeep",
-    "deploy/webconfig.py",
-    "deploy/emulator/__main__.py",
-    "docs/emulator.md",
+    "iishost/emulator/webconfig.py",
+    "iishost/emulator/__main__.py",
+    "iishost/docs/emulator.md",
     "tests/test_asgi.py",
 ]
 JINJA_LEFT = re.compile(r"{{|}}|{%|%}|{#|#}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import ROOT, copy_working_tree, git, load_template_module, snapshot_template, venv_python
+from conftest import ROOT, copy_working_tree, git, snapshot_template, venv_python
 
 import releasing
 
@@ -80,7 +80,9 @@ def releases(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def updater():
-    return load_template_module("deploy/template_update.py", "template_update")
+    from iishost.upkeep import template_update
+
+    return template_update
 
 
 def render_at(template: Path, ref: str, dest: Path, **data) -> Path:

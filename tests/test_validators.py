@@ -35,7 +35,7 @@ REJECTED = [
     ("hostnames", "*", "would accept any Host header"),
     ("hostnames", "www.example.com bad_host", '"bad_host" is not a host name'),
     ("hostnames", " ", "Give at least one host name"),
-    ("django_version", "6.1", "Django 6.1 needs Python 3.12 or newer"),
+    ("python_version", "3.11", "Django 6.1 needs Python 3.12 or newer"),
 ]
 
 
@@ -44,8 +44,8 @@ REJECTED = [
 )
 def test_rejected_answer_stops_copy_and_writes_nothing(template_repo, tmp_path, question, answer, message):
     data = {question: answer}
-    if question == "django_version":
-        data["python_version"] = "3.11"
+    if question == "python_version":
+        data["django_version"] = "6.1"
     dest = tmp_path / "project"
     with pytest.raises(ValueError, match=f"Validation error for question '{question}'") as error:
         render(template_repo, dest, **data)

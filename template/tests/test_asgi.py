@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from tests import asgi_client
-from tests.asgi_client import http_scope
+from iishost import testing as asgi_client
+from iishost.testing import http_scope
 
 
 async def call(app, scope):

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import ROOT
+from iishost import PROJECT_ROOT as ROOT
 
 WRITER = """
 import logging, os, sys

@@ -1,0 +1,18 @@
+"""The template's code in this project: `copier update` keeps everything in this folder current.
+
+Edit your own files instead (README.md, the project package, tests/, requirements.in); a change
+here is overwritten or conflicts at the next template update. By job:
+
+- asgi_handler: the request path (Django's ASGI handler with fewer thread hops; <slug>/asgi.py uses it)
+- deploy: `invoke deploy`, `iis.*`, `acl.*` (settings, plans, runner; iis/ and acl/ each with
+  state, plan and tasks)
+- emulator: IIS + HttpPlatformHandler on any OS, behind `invoke serve` (with the web.config reader)
+- upkeep: `invoke template-update`
+- testing: helpers for tests (an ASGI client, shared fixtures)
+- tests: the tests of this package; docs: how it all works and the facts behind it
+"""
+
+from pathlib import Path
+
+# The generated project's folder: this package sits at its top level.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,65 @@
+"""Prerequisites of a deploy, each with the fix an admin can type.
+
+Checked before anything changes; a real run refuses while any fails, a dry run lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings, SettingsError
+from .venv import python_home
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.what}\n    fix: {self.fix}"
+
+
+def _module_installed(appcmd: str, name: str, query) -> bool:
+    """`appcmd list module NAME` exits 0 only when the module is enabled on the server."""
+    return query([appcmd, "list", "module", name]).returncode == 0
+
+
+def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
+    problems = []
+    if appcmd is None:
+        problems.append(Problem(
+            "IIS is not installed here (appcmd.exe not found: tools.appcmd setting, PATH, "
+            r"%windir%\System32\inetsrv)",
+            "Install-WindowsFeature Web-Server, Web-WebSockets -IncludeManagementTools"
+            " (PowerShell, as admin)",
+        ))  # fmt: skip
+    else:
+        if not _module_installed(appcmd, "httpPlatformHandler", query):
+            problems.append(Problem(
+                "the HttpPlatformHandler module is not installed in IIS",
+                "install HttpPlatformHandler v1.2 (x64) from https://www.iis.net/downloads/microsoft/httpplatformhandler",
+            ))  # fmt: skip
+        if settings.websockets and not _module_installed(appcmd, "WebSocketModule", query):
+            problems.append(Problem(
+                "iis.websockets is true but IIS's WebSocket Protocol feature is not installed",
+                "Install-WindowsFeature Web-WebSockets (or set iis.websockets: false)",
+            ))  # fmt: skip
+    try:
+        home = Path(python_home(settings.root))
+    except SettingsError as exc:
+        problems.append(Problem(str(exc), "py bootstrap.py"))
+    else:
+        if not any((home / exe).is_file() for exe in ("python.exe", "python", "python3")):
+            problems.append(Problem(
+                f"the venv's Python is gone: no interpreter in {home} (pyvenv.cfg home)",
+                "reinstall that Python for all users, or delete .venv and run bootstrap.py"
+                " with the installed one",
+            ))  # fmt: skip
+    if not (settings.root / "logs").is_dir():
+        problems.append(Problem(
+            "logs/ is missing: HttpPlatformHandler cannot write its stdout log (event 1004, 0x80070003)",
+            "mkdir logs (bootstrap.py creates it)",
+        ))  # fmt: skip
+    return problems

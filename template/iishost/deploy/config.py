@@ -1,0 +1,142 @@
+"""Typed deployment settings, read from Invoke's merged configuration.
+
+Invoke merges, lowest first: invoke.yaml (the template's answers), INVOKE_* environment variables
+(e.g. INVOKE_IIS_SITE_NAME), then a runtime file: `invoke -f FILE`, or invoke.local.yaml in the
+project folder when no -f is given (load_local_file). That file is git-ignored: it is one server's
+own overrides. Each value is checked here, so a typo fails before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCAL_FILE = "invoke.local.yaml"
+# The naming rules copier.yml's validators apply too (one source): IIS Manager and
+# Microsoft.Web.Administration refuse these characters in site and app-pool names.
+_RULES = json.loads(Path(__file__).with_name("names.json").read_text(encoding="utf-8"))
+INVALID_NAME_CHARACTERS = set(_RULES["iis_name_forbidden"])
+_HOSTNAME = re.compile(_RULES["hostname_pattern"])
+_CONTROL = re.compile(_RULES["control_characters"])
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names it and says how to fix it."""
+
+
+def load_local_file(config, root: Path) -> Path | None:
+    """Use invoke.local.yaml as the runtime config file unless `invoke -f` named one already."""
+    local = root / LOCAL_FILE
+    if getattr(config, "_runtime_path", None) or not local.is_file():
+        return None
+    config.set_runtime_path(str(local))
+    config.load_runtime()
+    return local
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    database: str
+    site_name: str
+    app_pool: str
+    hostnames: tuple[str, ...]
+    https: bool
+    http_port: int
+    https_port: int
+    websockets: bool
+    check_url: str
+    check_timeout: float
+    appcmd: str
+    icacls: str
+
+    @property
+    def identity(self) -> str:
+        """The app pool's virtual account (iis-docs, "Application Pool Identities")."""
+        return f"IIS AppPool\\{self.app_pool}"
+
+
+def _name(value, label: str) -> str:
+    value = str(value)
+    bad = sorted(INVALID_NAME_CHARACTERS & set(value))
+    limit = _RULES["iis_name_max_length"]
+    if not value.strip() or bad or value != value.strip() or len(value) > limit or _CONTROL.search(value):
+        raise SettingsError(
+            f"{label} {value!r} is not a valid IIS name: it must be non-empty, at most {limit} characters, "
+            "without leading or trailing spaces, control characters or any of "
+            + " ".join(_RULES["iis_name_forbidden"])
+            + (f" (found {' '.join(bad)})" if bad else "")
+        )
+    return value
+
+
+def _port(value, label: str) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{label} must be a port number from 1 to 65535, not {value!r}")
+    return port
+
+
+def _bool(value, label: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{label} must be true or false, not {value!r}")
+
+
+def _hostnames(value) -> tuple[str, ...]:
+    names = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
+    names = [str(n).strip().lower() for n in names]
+    if not names:
+        raise SettingsError("iis.hostnames is empty: list at least one host name, e.g. [www.example.com]")
+    for name in names:
+        if not _HOSTNAME.match(name):
+            raise SettingsError(
+                f"iis.hostnames: {name!r} is not a host name (letters, digits, hyphens, dots)"
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def from_config(config, root: Path) -> Settings:
+    """Settings from an Invoke config (anything with nested dict-like .get)."""
+    project, iis, deploy = (config.get(k) or {} for k in ("project", "iis", "deploy"))
+    tools = config.get("tools") or {}
+    hostnames = _hostnames(iis.get("hostnames", ["localhost"]))
+    https = _bool(iis.get("https", False), "iis.https")
+    http_port = _port(iis.get("http_port", 80), "iis.http_port")
+    https_port = _port(iis.get("https_port", 443), "iis.https_port")
+    host = hostnames[0].removeprefix("*.")
+    scheme, port = ("https", https_port) if https else ("http", http_port)
+    default_url = (
+        f"{scheme}://{host}{'' if port == {'http': 80, 'https': 443}[scheme] else f':{port}'}/health/"
+    )
+    try:
+        timeout = float(deploy.get("check_timeout", 60))
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"deploy.check_timeout must be seconds, not {deploy.get('check_timeout')!r}"
+        ) from None
+    return Settings(
+        root=Path(root),
+        database=str(project.get("database", "sqlite")),
+        site_name=_name(iis.get("site_name", ""), "iis.site_name"),
+        app_pool=_name(iis.get("app_pool", ""), "iis.app_pool"),
+        hostnames=hostnames,
+        https=https,
+        http_port=http_port,
+        https_port=https_port,
+        websockets=_bool(iis.get("websockets", False), "iis.websockets"),
+        check_url=str(deploy.get("check_url") or default_url),
+        check_timeout=timeout,
+        appcmd=str(tools.get("appcmd") or ""),
+        icacls=str(tools.get("icacls") or ""),
+    )

@@ -1,0 +1,216 @@
+"""Plan the appcmd commands that make IIS match the settings, and only those.
+
+Pure: (Settings, ServerState) in, list of Steps out. Anything another site owns (its bindings, its
+app pool) is never changed: the planner raises Refusal instead, naming the owner and the fix.
+"""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..plan import Refusal, Step
+from .state import HANDLERS_SECTION, Binding, ServerState
+
+# A Python process lives for hours and keeps state warm; IIS's defaults are tuned for ASP.NET.
+POOL_SETTINGS = {
+    "managedRuntimeVersion": "",  # "No Managed Code": the pool loads no CLR
+    "managedPipelineMode": "Integrated",
+    "startMode": "AlwaysRunning",  # the worker starts with IIS, not on the first request
+    "autoStart": "true",
+    "processModel.identityType": "ApplicationPoolIdentity",  # the virtual account IIS AppPool\<pool>
+    "processModel.idleTimeout": "00:00:00",  # default 20 min idle shutdown = a cold start later
+    "processModel.loadUserProfile": "true",  # a profile gives the identity its own %TEMP%
+    "recycling.periodicRestart.time": "00:00:00",  # default: a restart every 29 h at a random hour
+}
+_WHY_POOL = {
+    "managedRuntimeVersion": "No Managed Code (no .NET runtime in the worker)",
+    "managedPipelineMode": "integrated pipeline",
+    "startMode": "start with IIS (AlwaysRunning)",
+    "autoStart": "start with IIS",
+    "processModel.identityType": "run as the pool's own virtual account",
+    "processModel.idleTimeout": "no idle shutdown",
+    "processModel.loadUserProfile": "own user profile and TEMP",
+    "recycling.periodicRestart.time": "no periodic 29-hour recycle",
+}
+
+
+def wanted_bindings(settings: Settings) -> list[Binding]:
+    """http on iis.http_port for each host name; https (SNI, sslFlags=1) too when iis.https."""
+    bindings = [Binding("http", f"*:{settings.http_port}:{host}") for host in settings.hostnames]
+    if settings.https:
+        bindings += [Binding("https", f"*:{settings.https_port}:{host}", 1) for host in settings.hostnames]
+    return bindings
+
+
+def _binding_item(binding: Binding) -> str:
+    item = f"protocol='{binding.protocol}',bindingInformation='{binding.information}'"
+    return item + (f",sslFlags='{binding.ssl_flags}'" if binding.ssl_flags else "")
+
+
+def _same(current: str | None, wanted: str) -> bool:
+    return current is not None and current.strip().lower() == wanted.lower()
+
+
+def _same_path(a: str, b: str) -> bool:
+    """Windows paths compare without case and trailing separators."""
+    return a.replace("/", "\\").rstrip("\\").lower() == b.replace("/", "\\").rstrip("\\").lower()
+
+
+def pool_command(verb: str, why: str, settings: Settings, appcmd: str) -> Step:
+    """`appcmd <verb> apppool /apppool.name:<pool>`: start, recycle, delete."""
+    return Step(why, [appcmd, verb, "apppool", f"/apppool.name:{settings.app_pool}"])
+
+
+def refusals(settings: Settings, state: ServerState) -> list[str]:
+    """What another site owns that this one would need: bindings and the app pool."""
+    problems = []
+    others = [site for name, site in state.sites.items() if name != settings.site_name]
+    for binding in wanted_bindings(settings):
+        for site in others:
+            if any((b.protocol, b.information.lower()) == (binding.protocol, binding.information.lower())
+                   for b in site.bindings):  # fmt: skip
+                problems.append(
+                    f'binding {binding} is taken by site "{site.name}": remove it there, or change '
+                    "iis.hostnames / iis.http_port / iis.https_port for this server (invoke.local.yaml)"
+                )
+    users = [site.name for site in others if site.app_pool == settings.app_pool]
+    if users:
+        problems.append(
+            f'app pool "{settings.app_pool}" already runs site(s) {", ".join(map(repr, users))}: '
+            "its settings "
+            "and the file access granted to its identity would be shared; set iis.app_pool to a pool of "
+            "this site's own"
+        )
+    return problems
+
+
+def plan_pool(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    pool = state.pools.get(settings.app_pool)
+    steps = []
+    if pool is None:
+        steps.append(
+            Step(
+                f'app pool "{settings.app_pool}" does not exist',
+                [appcmd, "add", "apppool", f"/name:{settings.app_pool}"],
+            )
+        )
+    current = pool.attributes if pool else {}
+    changes = {k: v for k, v in POOL_SETTINGS.items() if pool is None or not _same(current.get(k), v)}
+    if changes:
+        reasons = "; ".join(
+            f"{_WHY_POOL[k]} ({k}: {current.get(k, 'unset')!r} -> {v!r})" if pool else _WHY_POOL[k]
+            for k, v in changes.items()
+        )
+        steps.append(Step(
+            f"app pool settings for a long-lived Python process: {reasons}",
+            [appcmd, "set", "apppool", f"/apppool.name:{settings.app_pool}",
+             *(f"/{k}:{v}" for k, v in changes.items())],
+        ))  # fmt: skip
+    if pool is not None and pool.state.lower() == "stopped":
+        steps.append(pool_command("start", f'app pool "{settings.app_pool}" is stopped', settings, appcmd))
+    return steps
+
+
+def plan_site(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    name, root = settings.site_name, str(settings.root)
+    site = state.sites.get(name)
+    wanted = wanted_bindings(settings)
+    steps = []
+    if site is None:
+        http = ",".join(str(b) for b in wanted if b.protocol == "http")
+        steps.append(Step(
+            f'site "{name}" does not exist: create it on the project folder with its http bindings',
+            [appcmd, "add", "site", f"/name:{name}", f"/physicalPath:{root}", f"/bindings:{http}"],
+        ))  # fmt: skip
+        current_bindings: tuple[Binding, ...] = tuple(b for b in wanted if b.protocol == "http")
+    else:
+        current_bindings = site.bindings
+        if not _same_path(site.physical_path, root):
+            steps.append(Step(
+                f'site "{name}" points at {site.physical_path!r}, not this project folder',
+                [appcmd, "set", "vdir", f"/vdir.name:{name}/", f"/physicalPath:{root}"],
+            ))  # fmt: skip
+    if site is None or site.app_pool != settings.app_pool:
+        why = (
+            "run the new site in its own app pool"
+            if site is None
+            else (f'site "{name}" runs in app pool "{site.app_pool}", not "{settings.app_pool}"')
+        )
+        steps.append(
+            Step(why, [appcmd, "set", "app", f"/app.name:{name}/", f"/applicationPool:{settings.app_pool}"])
+        )
+    keys = {(b.protocol, b.information.lower()) for b in current_bindings}
+    for binding in wanted:
+        if (binding.protocol, binding.information.lower()) not in keys:
+            why = f"binding {binding} is missing" + (
+                " (SNI; bind the certificate as iishost/docs/server.md, HTTPS, explains)"
+                if binding.protocol == "https"
+                else ""
+            )
+            steps.append(
+                Step(
+                    why,
+                    [appcmd, "set", "site", f"/site.name:{name}", f"/+bindings.[{_binding_item(binding)}]"],
+                )
+            )
+    wanted_keys = {(b.protocol, b.information.lower()) for b in wanted}
+    for binding in current_bindings:
+        if (binding.protocol, binding.information.lower()) not in wanted_keys:
+            steps.append(Step(
+                f"binding {binding} is not in the settings (iis.hostnames, ports, https)",
+                [appcmd, "set", "site", f"/site.name:{name}", f"/-bindings.[{_binding_item(binding)}]"],
+            ))  # fmt: skip
+    if name not in state.handlers_unlocked or (site and not _same_path(site.physical_path, root)):
+        steps.append(Step(
+            f"web.config maps requests to HttpPlatformHandler in <handlers>, a section IIS locks by "
+            f'default (500.19, 0x80070021): unlock it for site "{name}" only',
+            [appcmd, "unlock", "config", f"{name}/", f"/section:{HANDLERS_SECTION}", "/commit:apphost"],
+        ))  # fmt: skip
+    if site is not None and site.state.lower() == "stopped":
+        steps.append(Step(f'site "{name}" is stopped', [appcmd, "start", "site", f"/site.name:{name}"]))
+    return steps
+
+
+def plan_register(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    """App pool first (the site refers to it), then the site, its bindings and the handlers unlock."""
+    problems = refusals(settings, state)
+    if problems:
+        raise Refusal("Refusing to change IIS:\n" + "\n".join(f"  - {p}" for p in problems))
+    return plan_pool(settings, appcmd, state) + plan_site(settings, appcmd, state)
+
+
+def plan_unregister(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    """Delete the site, then its pool unless another site still runs in it."""
+    steps = []
+    if settings.site_name in state.sites:
+        steps.append(
+            Step(
+                f'remove site "{settings.site_name}"',
+                [appcmd, "delete", "site", f"/site.name:{settings.site_name}"],
+            )
+        )
+    if settings.app_pool in state.pools:
+        users = [
+            s.name
+            for s in state.sites.values()
+            if s.app_pool == settings.app_pool and s.name != settings.site_name
+        ]
+        if users:
+            raise Refusal(
+                f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it'
+            )
+        steps.append(pool_command("delete", f'remove app pool "{settings.app_pool}"', settings, appcmd))
+    return steps
+
+
+def plan_recycle(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    """Overlapped recycle: IIS starts a new worker (and with it a new Python process) and lets the old
+    one finish its requests; a stopped pool is started instead."""
+    pool = state.pools.get(settings.app_pool)
+    if pool is None:
+        raise Refusal(f'app pool "{settings.app_pool}" does not exist: run `invoke iis.register` first')
+    if pool.state.lower() == "stopped":
+        return [
+            pool_command("start", f'app pool "{settings.app_pool}" is stopped: start it', settings, appcmd)
+        ]
+    why = "restart the app (new code, settings): overlapped recycle of its app pool"
+    return [pool_command("recycle", why, settings, appcmd)]

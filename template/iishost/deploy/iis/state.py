@@ -1,0 +1,136 @@
+"""The IIS server as it is now, read from `appcmd list ... /config:* /xml`.
+
+Formats (Microsoft, "Getting Started with AppCmd.exe"; output of IIS 10 appcmd): /xml wraps one
+element per object in `<appcmd>`, e.g. `<SITE SITE.NAME="S" SITE.ID="1" bindings="http/*:80:"
+state="Started">`; /config:* nests the object's configuration element, with defaults filled in:
+`<site name=.. id=..><bindings><binding protocol=.. bindingInformation=.. sslFlags=../></bindings>
+<application path="/" applicationPool=..><virtualDirectory path="/" physicalPath=../></application>
+</site>` and `<add name=.. managedRuntimeVersion=.. ><processModel .../><recycling>
+<periodicRestart time=../></recycling></add>` for an app pool.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+HANDLERS_SECTION = "system.webServer/handlers"
+# appcmd's message when a web.config sets a section locked above it (IIS error 0x80070021).
+LOCKED_MARKER = "locked at a parent level"
+
+
+@dataclass(frozen=True)
+class Binding:
+    protocol: str
+    information: str  # ip:port:host, e.g. "*:80:www.example.com"
+    ssl_flags: int = 0
+
+    @property
+    def port(self) -> int:
+        return int(self.information.split(":")[-2])
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.information}"
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    bindings: tuple[Binding, ...]
+    app_pool: str
+    physical_path: str
+    state: str = "Unknown"
+
+
+@dataclass(frozen=True)
+class AppPool:
+    name: str
+    attributes: dict[str, str]  # dotted appcmd names -> value, e.g. "processModel.idleTimeout"
+    state: str = "Unknown"
+
+
+@dataclass
+class ServerState:
+    """Everything the IIS planner needs (empty when this machine has no IIS)."""
+
+    sites: dict[str, Site] = field(default_factory=dict)
+    pools: dict[str, AppPool] = field(default_factory=dict)
+    handlers_unlocked: set[str] = field(default_factory=set)  # site names whose web.config may set handlers
+
+
+def _parse(xml: bytes | str) -> ET.Element:
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    return ET.fromstring(data)  # noqa: S314 (output of the local appcmd.exe)
+
+
+def _flatten(element: ET.Element, prefix: str = "") -> dict[str, str]:
+    """<add a="1"><processModel b="2"/></add> -> {"a": "1", "processModel.b": "2"} (appcmd's names)."""
+    values = {prefix + k: v for k, v in element.attrib.items()}
+    for child in element:
+        if len(child) or child.attrib:
+            values.update(_flatten(child, f"{prefix}{child.tag}."))
+    return values
+
+
+def parse_pools(xml: bytes | str) -> dict[str, AppPool]:
+    pools = {}
+    for item in _parse(xml).iter("APPPOOL"):
+        name = item.get("APPPOOL.NAME", "")
+        config = item.find("add")
+        attributes = _flatten(config) if config is not None else {}
+        attributes.pop("name", None)
+        pools[name] = AppPool(name, attributes, item.get("state", "Unknown"))
+    return pools
+
+
+def _site_from_config(item: ET.Element) -> Site:
+    config = item.find("site")
+    name = item.get("SITE.NAME", "")
+    bindings: list[Binding] = []
+    pool, path = "", ""
+    if config is not None:
+        for b in config.iterfind("bindings/binding"):
+            bindings.append(
+                Binding(b.get("protocol", ""), b.get("bindingInformation", ""), int(b.get("sslFlags", 0)))
+            )
+        root_app = next((a for a in config.iterfind("application") if a.get("path") == "/"), None)
+        if root_app is None:
+            root_app = config.find("applicationDefaults")
+        if root_app is not None:
+            pool = root_app.get("applicationPool", "")
+            vdir = next((v for v in root_app.iterfind("virtualDirectory") if v.get("path") == "/"), None)
+            path = vdir.get("physicalPath", "") if vdir is not None else ""
+    else:  # plain /xml: only the bindings summary
+        for text in filter(None, item.get("bindings", "").split(",")):
+            protocol, _, information = text.partition("/")
+            bindings.append(Binding(protocol, information))
+    return Site(name, tuple(bindings), pool, path, item.get("state", "Unknown"))
+
+
+def parse_sites(xml: bytes | str) -> dict[str, Site]:
+    return {site.name: site for site in map(_site_from_config, _parse(xml).iter("SITE"))}
+
+
+def handlers_locked(list_config_output: str) -> bool:
+    """From `appcmd list config "S/" /section:system.webServer/handlers`: True when IIS refuses the
+    site's web.config because the section is locked above it (what a request would get as 500.19)."""
+    return LOCKED_MARKER in list_config_output
+
+
+def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
+    """Ask appcmd (through `query(argv) -> Result`) for all sites and pools (another site may hold a
+    binding we want) and whether `site_name`'s web.config may set the handlers section."""
+    if appcmd is None:
+        return ServerState()
+    results = {}
+    for kind in ("site", "apppool"):
+        result = query([appcmd, "list", kind, "/config:*", "/xml"])
+        if result.returncode:
+            raise RuntimeError(f"appcmd list {kind} failed ({result.returncode}): {result.text.strip()}")
+        results[kind] = result.stdout
+    state = ServerState(sites=parse_sites(results["site"]), pools=parse_pools(results["apppool"]))
+    if site_name in state.sites:
+        result = query([appcmd, "list", "config", f"{site_name}/", f"/section:{HANDLERS_SECTION}"])
+        if result.returncode == 0 and not handlers_locked(result.text):
+            state.handlers_unlocked.add(site_name)
+    return state

@@ -1,0 +1,50 @@
+"""`invoke deploy`: from checked-out code to a site answering 200, in one repeatable command."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from .acl.tasks import grant_steps
+from .app_plan import plan_app
+from .checks import check_all
+from .iis.plan import plan_recycle, plan_register
+from .runner import query
+from .session import PLAN_HELP, Session, user_errors
+from .verify import failure_message, wait_for_200
+
+
+@task(help=PLAN_HELP)
+def deploy(c, dry_run=False, json=False):
+    """Check prerequisites, bootstrap, migrate, collectstatic, register IIS, grant ACLs, restart, verify."""
+    with user_errors():
+        session = Session.open(c, dry_run, json)
+        settings = session.settings
+        problems = check_all(settings, session.appcmd, query)
+        if problems and not session.dry_run:
+            raise Exit(
+                "Prerequisites missing (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems)
+            )
+        for problem in problems:
+            session.note(f"prerequisite missing: {problem}")
+        state = session.server_state()
+        iis_steps = plan_register(settings, session.appcmd_argv0, state)
+        acl_steps = grant_steps(session, show=False)
+        # A new pool starts fresh; an existing one is recycled so the new code and settings load.
+        restart = (
+            plan_recycle(settings, session.appcmd_argv0, state) if settings.app_pool in state.pools else []
+        )
+        session.note(f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)")
+        session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart, "deploy",
+                        ("appcmd", "icacls"))  # fmt: skip
+        if session.dry_run:
+            session.note(f"then: wait up to {settings.check_timeout:g} s for 200 from {settings.check_url}")
+            return
+        ok, last = wait_for_200(settings.check_url, settings.check_timeout)
+        if not ok:
+            raise Exit(
+                failure_message(settings.check_url, settings.check_timeout, last, settings.root), code=1
+            )
+        print(f"{settings.check_url} answered 200: deployed.")

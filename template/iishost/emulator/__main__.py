@@ -1,0 +1,44 @@
+"""`python -m iishost.emulator --site-root . --port 8000`: serve the site as IIS would."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from .site import Emulator
+
+
+async def serve(site_root: Path, host: str, port: int) -> None:
+    emulator = Emulator(site_root)
+    stop = asyncio.Event()
+    if sys.platform != "win32":  # on Windows Ctrl-C arrives as KeyboardInterrupt
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    bound = await emulator.start(host, port)
+    if emulator.state.error:
+        print(f"emulator: every request will answer {emulator.state.error}", file=sys.stderr)
+    print(f"IIS emulator: {emulator.site_root} at http://{host}:{bound}/ (Ctrl-C stops it)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await emulator.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m iishost.emulator", description=__doc__)
+    parser.add_argument("--site-root", type=Path, default=Path("."), help="folder holding web.config")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    args = parser.parse_args(argv)
+    if not (args.site_root / "web.config").is_file():
+        parser.error(f"{args.site_root.resolve()} has no web.config: give the site's folder with --site-root")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.site_root, args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

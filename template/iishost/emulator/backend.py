@@ -1,0 +1,280 @@
+"""HttpPlatformHandler's process management: launch, readiness, retries, crashes, logs, stop.
+
+Each behaviour follows iishost/docs/emulator.md, which names its source (HttpPlatformHandler's
+configuration reference, or the open-source ASP.NET Core Module, HPH's fork, where HPH is silent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import mslex
+
+from .webconfig import HttpPlatform
+
+PORT_RANGE = (1025, 48000)  # ANCM picks the backend's port at random in this range
+
+
+class BackendUnavailable(Exception):
+    """No process can serve the request: IIS answers 502.3 (the message says why)."""
+
+
+def expand(value: str, env: Mapping[str, str]) -> str:
+    """%NAME% expanded like Windows' ExpandEnvironmentStrings: names are case-insensitive and an
+    unknown name stays as written."""
+    names = {key.upper(): item for key, item in env.items()}
+    return re.sub(r"%([^%]+)%", lambda m: names.get(m.group(1).upper(), m.group(0)), value)
+
+
+def resolve(raw: str, site_root: Path) -> Path:
+    r"""A configured path as a real one: a path starting with `.` is relative to the site root
+    (HPH 1.2), `\` separators work on POSIX, and a venv's `Scripts\X.exe` (the Windows layout)
+    is `bin/X` on POSIX, so the same web.config runs on Windows and in CI."""
+    if raw.startswith("."):
+        path = site_root.joinpath(*[p for p in re.split(r"[\\/]", raw) if p not in ("", ".")])
+    else:
+        path = Path(raw if os.name == "nt" else raw.replace("\\", "/"))
+    if os.name != "nt" and path.parent.name.lower() == "scripts" and path.suffix.lower() == ".exe":
+        posix = path.parent.parent / "bin" / path.stem
+        if posix.exists() or not path.exists():
+            return posix
+    return path
+
+
+def split_arguments(line: str) -> list[str]:
+    """`arguments` split the way the backend's C runtime splits the command line CreateProcess
+    gives it: mslex applies the UCRT's rules (Microsoft, "Parsing C command-line arguments": blanks
+    separate, double quotes group, `""` inside quotes is a quote, backslashes are literal except
+    before a quote). POSIX shell rules would eat the backslashes of Windows paths."""
+    return mslex.split(line, like_cmd=False, ucrt=True)
+
+
+def free_port() -> int:
+    """A port nobody listens on, at random in ANCM's range (HPH passes it as HTTP_PLATFORM_PORT)."""
+    for _ in range(200):
+        port = random.randint(*PORT_RANGE)  # noqa: S311 (not security)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BackendUnavailable("no free port on 127.0.0.1")
+
+
+def log_file_name(prefix: Path, pid: int, when: datetime) -> Path:
+    """`<prefix>_<pid>_<Y><M><D><h><m><s>.log`, fields not zero-padded (as HPH's event 1004
+    messages show), in UTC (ANCM calls GetSystemTime)."""
+    stamp = f"{when.year}{when.month}{when.day}{when.hour}{when.minute}{when.second}"
+    return prefix.with_name(f"{prefix.name}_{pid}_{stamp}.log")
+
+
+class Backend:
+    """One running backend process with its port and stdout log."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int, log: Path | None):
+        self.process, self.port, self.log = process, port, log
+        self.stopping = False
+        self._pump: asyncio.Task | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    def kill_tree(self, force: bool) -> None:
+        """Signal the process and every descendant. HPH puts the child in a Job object that kills
+        the whole tree (ANCM); here the child leads its own process group (POSIX) or console
+        process group (Windows), and a graceful stop is Ctrl-Break there, as ANCM sends."""
+        if os.name == "nt":
+            if force:
+                subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.pid)], capture_output=True)
+            elif self.alive:
+                with contextlib.suppress(OSError):
+                    self.process.send_signal(signal.CTRL_BREAK_EVENT)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL if force else signal.SIGTERM)
+
+    async def stop(self, grace: float) -> None:
+        """Ctrl-Break (SIGTERM), then the whole tree is terminated after `grace` seconds."""
+        self.stopping = True
+        self.kill_tree(force=False)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.process.wait(), grace)
+        self.kill_tree(force=True)
+        await self.process.wait()
+        if self._pump:
+            await self._pump
+
+
+class ProcessPool:
+    """The `processesPerApplication` processes of one site, started on demand, round-robin.
+
+    A dead process is replaced on the next request; launches and crashes are failures, and past
+    `rapidFailsPerMinute` failures in the last 60 seconds no process is started until older ones
+    age out (configuration reference: "crashes per minute tolerated before the module stops
+    restarting")."""
+
+    def __init__(
+        self,
+        platform: HttpPlatform,
+        site_root: Path,
+        environ: Mapping[str, str] | None = None,
+        *,
+        stop_grace: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
+    ):
+        self.platform, self.site_root = platform, Path(site_root)
+        self.environ = dict(os.environ if environ is None else environ)
+        self.stop_grace, self.clock, self.warn = stop_grace, clock, warn
+        count = platform.processes_per_application
+        self.slots: list[Backend | None] = [None] * count
+        self._locks = [asyncio.Lock() for _ in range(count)]
+        self._next = 0
+        self.failures: collections.deque[float] = collections.deque()
+        self.launched: list[int] = []  # pid of every process started, in order
+
+    def _record_failure(self) -> None:
+        self.failures.append(self.clock())
+
+    def _blocked(self) -> bool:
+        while self.failures and self.clock() - self.failures[0] >= 60:
+            self.failures.popleft()
+        return len(self.failures) > self.platform.rapid_fails_per_minute
+
+    async def acquire(self) -> Backend:
+        """The next process in round-robin order, started first if it is not running."""
+        index = self._next
+        self._next = (self._next + 1) % len(self.slots)
+        async with self._locks[index]:
+            backend = self.slots[index]
+            if backend is not None and backend.alive:
+                return backend
+            if self._blocked():
+                raise BackendUnavailable(
+                    f"more than rapidFailsPerMinute={self.platform.rapid_fails_per_minute} process "
+                    "failures in the last minute: not restarting it until the minute is over"
+                )
+            reasons = []
+            for _attempt in range(max(1, self.platform.startup_retry_count)):
+                try:
+                    self.slots[index] = await self._launch()
+                    return self.slots[index]
+                except BackendUnavailable as exc:
+                    self._record_failure()
+                    reasons.append(str(exc))
+                    if self._blocked():
+                        break
+            raise BackendUnavailable("; ".join(reasons))
+
+    def _environment(self, port: int) -> dict[str, str]:
+        env = {**self.environ, "HTTP_PLATFORM_PORT": str(port)}
+        for name, value in self.platform.environment_variables.items():
+            env[name] = expand(value, env)
+        return env
+
+    def _log_prefix(self, env: Mapping[str, str]) -> Path | None:
+        if not self.platform.stdout_log_enabled:
+            return None
+        prefix = resolve(expand(self.platform.stdout_log_file, env), self.site_root)
+        if not prefix.parent.is_dir():
+            # HPH logs event 1004 (0x80070003, path not found) and starts the process without a log.
+            self.warn(
+                f"HttpPlatformHandler: cannot create the stdout log {prefix}_*: its folder does not exist"
+            )
+            return None
+        return prefix
+
+    async def _launch(self) -> Backend:
+        """Start one process and wait until it listens on its port within startupTimeLimit."""
+        port = free_port()
+        env = self._environment(port)
+        program = resolve(expand(self.platform.process_path, env), self.site_root)
+        argv = [str(program), *split_arguments(expand(self.platform.arguments, env))]
+        prefix = self._log_prefix(env)
+        group = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+            if os.name == "nt"
+            else {"start_new_session": True}
+        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=self.site_root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if prefix else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                **group,
+            )
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot start {argv[0]}: {exc}") from exc
+        self.launched.append(process.pid)
+        log = log_file_name(prefix, process.pid, datetime.now(timezone.utc)) if prefix else None
+        backend = Backend(process, port, log)
+        if log:
+            backend._pump = asyncio.ensure_future(_copy_output(process.stdout, log))
+        asyncio.ensure_future(self._watch(backend))
+        if await self._wait_listening(backend):
+            return backend
+        exited = backend.process.returncode
+        await backend.stop(grace=0)
+        if exited is not None:
+            raise BackendUnavailable(f"the process exited with code {exited} before listening on port {port}")
+        raise BackendUnavailable(
+            f"the process did not listen on port {port} within startupTimeLimit="
+            f"{self.platform.startup_time_limit}s; it was stopped"
+        )
+
+    async def _wait_listening(self, backend: Backend) -> bool:
+        deadline = self.clock() + self.platform.startup_time_limit
+        while backend.alive:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", backend.port)
+            except OSError:
+                if self.clock() >= deadline:
+                    return False
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return backend.alive
+        return False
+
+    async def _watch(self, backend: Backend) -> None:
+        """A process that exits on its own is a crash: its tree goes too, the next request starts
+        a new one."""
+        await backend.process.wait()
+        if not backend.stopping:
+            self._record_failure()
+            backend.kill_tree(force=True)
+
+    async def stop_all(self) -> None:
+        """Stop every process tree (app-pool recycle or shutdown)."""
+        backends = [b for b in self.slots if b is not None]
+        self.slots = [None] * len(self.slots)
+        await asyncio.gather(*(b.stop(self.stop_grace) for b in backends))
+
+
+async def _copy_output(stream: asyncio.StreamReader, log: Path) -> None:
+    """stdout and stderr of the process, as they come, into its log file."""
+    with open(log, "ab", buffering=0) as out:
+        while chunk := await stream.read(65536):
+            out.write(chunk)

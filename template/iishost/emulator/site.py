@@ -1,0 +1,291 @@
+"""The IIS request pipeline for one site: configuration, request filtering, handler choice,
+the static file handler, and HttpPlatformHandler in front of its processes.
+
+iishost/docs/emulator.md lists each emulated behaviour with its source and what is not emulated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import mimetypes
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from . import webconfig
+from .backend import BackendUnavailable, ProcessPool, expand, resolve
+from .proxy import BackendError, forward_http, forward_websocket
+
+# IIS's own status pages: status.substatus -> title (IIS "HTTP status codes" reference).
+TITLES = {
+    "403.14": "Forbidden: directory listing is denied",
+    "404.0": "Not Found",
+    "404.3": "Not Found: no MIME map for this file extension, the static file handler will not serve it",
+    "404.4": "Not Found: no handler is mapped for this request",
+    "404.7": "Not Found: request filtering denies this file extension",
+    "404.8": "Not Found: request filtering denies a hidden segment in the URL",
+    "405.0": "Method Not Allowed",
+    "500.19": "Internal Server Error: the configuration data for the page is invalid",
+    "502.3": "Bad Gateway: the backend did not answer",
+}
+BUILTIN_MIME = mimetypes.MimeTypes()  # Python's own table, not the OS's: same answer everywhere
+
+
+def iis_error(code: str, detail: str = "") -> web.Response:
+    status = int(code.split(".")[0])
+    body = f"<h1>HTTP Error {code} - {html.escape(TITLES[code])}</h1>"
+    if detail:
+        body += f"<p>{html.escape(detail)}</p>"
+    return web.Response(status=status, text=body, content_type="text/html", headers={"X-IIS-Substatus": code})
+
+
+@dataclass
+class SiteState:
+    """What one version of the root web.config says; replaced when the file changes."""
+
+    platform: webconfig.HttpPlatform | None
+    root: webconfig.FolderConfig | None
+    error: webconfig.ConfigError | None
+    stamp: tuple
+
+
+class Emulator:
+    """IIS with HttpPlatformHandler, serving one site folder on 127.0.0.1.
+
+    `request_timeout` overrides `requestTimeout` in seconds. It exists for tests only: the schema
+    counts requestTimeout in whole minutes, and a test cannot wait minutes. `environ` is the
+    environment the worker process would have (default: this process's), `clock` the time source
+    for rapidFailsPerMinute, `watch_interval` how often recycleOnFileChange files and web.config
+    are checked."""
+
+    def __init__(
+        self,
+        site_root: Path | str,
+        *,
+        environ: Mapping[str, str] | None = None,
+        request_timeout: float | None = None,
+        stop_grace: float = 5.0,
+        watch_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.site_root = Path(site_root).resolve()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.request_timeout, self.stop_grace = request_timeout, stop_grace
+        self.watch_interval, self.clock = watch_interval, clock
+        self.state = self._load()
+        self.pool = self._new_pool()
+        self.recycles = 0
+        self._folders: dict[tuple, webconfig.FolderConfig] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task | None = None
+
+    # --- configuration -----------------------------------------------------------------------
+    def _stamp(self, paths) -> tuple:
+        stamps = []
+        for path in paths:
+            try:
+                info = path.stat()
+                stamps.append((str(path), info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append((str(path), None, None))
+        return tuple(stamps)
+
+    def _load(self) -> SiteState:
+        path = self.site_root / "web.config"
+        stamp = self._stamp([path])
+        try:
+            root = webconfig.read(path)
+            folder = webconfig.merge_folder(webconfig.FolderConfig(), root, path)
+            element = root.find(webconfig.SECTION)
+            platform = None if element is None else webconfig.parse_http_platform(element, path)
+        except webconfig.ConfigError as exc:
+            return SiteState(None, None, exc, stamp)
+        except OSError as exc:
+            return SiteState(None, None, webconfig.ConfigError(path, [f"cannot read: {exc}"]), stamp)
+        return SiteState(platform, folder, None, stamp)
+
+    def _new_pool(self) -> ProcessPool | None:
+        if self.state.platform is None:
+            return None
+        return ProcessPool(
+            self.state.platform, self.site_root, self.environ, stop_grace=self.stop_grace, clock=self.clock
+        )
+
+    def _recycle_files(self) -> list[Path]:
+        platform = self.state.platform
+        files = platform.recycle_on_file_change if platform else ()
+        return [resolve(expand(f, self.environ), self.site_root) for f in files]
+
+    def folder_config(self, folders: list[Path]) -> webconfig.FolderConfig:
+        """The root configuration merged with each sub-folder's web.config down to the file."""
+        configs = [f / "web.config" for f in folders if (f / "web.config").is_file()]
+        key = self._stamp(configs)
+        if key not in self._folders:
+            merged = self.state.root
+            for path in configs:
+                merged = webconfig.merge_folder(merged, webconfig.read(path), path)
+            self._folders[key] = merged
+        return self._folders[key]
+
+    @property
+    def timeout(self) -> float:
+        return (
+            self.request_timeout if self.request_timeout is not None else self.state.platform.request_timeout
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 8000) -> int:
+        """Listen on host:port (0 picks a port); returns the port."""
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self._watcher = asyncio.ensure_future(self._watch())
+        return self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        """Stop listening and stop every backend process tree."""
+        if self._watcher:
+            self._watcher.cancel()
+        if self._runner:
+            await self._runner.cleanup()
+        if self._session:
+            await self._session.close()
+        if self.pool:
+            await self.pool.stop_all()
+
+    async def recycle(self) -> None:
+        """Stop the processes; the next request starts new ones (HPH on a watched file change)."""
+        self.recycles += 1
+        if self.pool:
+            await self.pool.stop_all()
+
+    async def _watch(self) -> None:
+        """Poll web.config and the recycleOnFileChange files (stdlib only, same on every OS).
+        A web.config change reloads the configuration and restarts the process, as IIS does."""
+        files = self._stamp(self._recycle_files())
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            if self._stamp([self.site_root / "web.config"]) != self.state.stamp:
+                old = self.pool
+                self.state, self._folders = self._load(), {}
+                self.pool = self._new_pool()
+                if old:
+                    await old.stop_all()
+                self.recycles += 1
+                files = self._stamp(self._recycle_files())
+                continue
+            current = self._stamp(self._recycle_files())
+            if current != files:
+                files = current
+                await self.recycle()
+
+    # --- the request pipeline ------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.state.error:
+            return iis_error("500.19", str(self.state.error))
+        segments = [s for s in request.path.split("/") if s]
+        if any(s in ("..", ".") for s in segments):
+            return iis_error("404.0")
+        physical = self.site_root.joinpath(*segments)
+        folders = [self.site_root.joinpath(*segments[:i]) for i in range(1, len(segments) + 1)]
+        folders = [f for f in folders if f.is_dir()]
+        try:
+            config = self.folder_config(folders)
+        except webconfig.ConfigError as exc:
+            return iis_error("500.19", str(exc))
+        # Request filtering runs before any handler, for every request (hidden segments first:
+        # /web.config answers 404.8 on IIS although .config is a denied extension too).
+        if any(s.lower() in config.hidden_segments for s in segments):
+            return iis_error("404.8")
+        name = segments[-1] if segments else ""
+        extension = os.path.splitext(name)[1]
+        if extension and not config.extension_allowed(extension):
+            return iis_error("404.7")
+        handler = config.handler_for(name or "default", request.method)
+        if handler is None:
+            return iis_error("404.4")
+        if handler.modules == "StaticFileModule":
+            return self.static_file(request, physical, config)
+        if handler.modules == "httpPlatformHandler":
+            return await self.http_platform(request)
+        return iis_error("404.4", f"handler {handler.name} ({handler.modules}) is not emulated")
+
+    def static_file(self, request: web.Request, physical: Path, config: webconfig.FolderConfig):
+        """IIS's StaticFileModule: GET/HEAD of an existing file whose extension has a MIME map,
+        with the folder's clientCache headers (conditional GET and ranges come from aiohttp)."""
+        if request.method not in ("GET", "HEAD"):
+            return iis_error("405.0")
+        if physical.is_dir():
+            return iis_error("403.14")
+        if not physical.is_file():
+            return iis_error("404.0")
+        content_type = mime_type(physical.name, config)
+        if content_type is None:
+            return iis_error("404.3")
+        headers = {"Content-Type": content_type, **cache_headers(config)}
+        return web.FileResponse(physical, headers=headers)
+
+    async def http_platform(self, request: web.Request) -> web.StreamResponse:
+        if self.pool is None:
+            return iis_error(
+                "500.19", "the handler is httpPlatformHandler but web.config has no <httpPlatform>"
+            )
+        try:
+            backend = await self.pool.acquire()
+        except BackendUnavailable as exc:
+            return iis_error("502.3", str(exc))
+        forward = forward_websocket if _is_websocket(request) else forward_http
+        try:
+            return await forward(request, self._session, backend.port, self.timeout)
+        except BackendError as exc:
+            return iis_error("502.3", str(exc))
+
+
+def _is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in (
+        request.headers.get("Connection", "").lower()
+    )
+
+
+def mime_type(name: str, config: webconfig.FolderConfig) -> str | None:
+    """applicationHost's mimeMap (approximated by Python's built-in table) with the web.config
+    <mimeMap>/<remove>/<clear> entries applied in order; None means IIS refuses (404.3)."""
+    extension = os.path.splitext(name)[1].lower()
+    found = BUILTIN_MIME.types_map[True].get(extension)
+    for key, value in config.mime_map:
+        if key == "*":
+            found = None
+        elif key == extension:
+            found = value
+    return found
+
+
+def cache_headers(config: webconfig.FolderConfig) -> dict[str, str]:
+    """<clientCache>: UseMaxAge adds `Cache-Control: max-age=N` (cacheControlCustom joins it),
+    DisableCache `no-cache`, UseExpires an `Expires` header (iis-docs, clientCache)."""
+    custom = [config.cache_control_custom] if config.cache_control_custom else []
+    if config.cache_control_mode == "UseMaxAge":
+        return {"Cache-Control": ", ".join([f"max-age={config.cache_control_max_age}", *custom])}
+    if config.cache_control_mode == "DisableCache":
+        return {"Cache-Control": ", ".join(["no-cache", *custom])}
+    if config.cache_control_mode == "UseExpires":
+        return {
+            "Expires": config.http_expires or formatdate(usegmt=True),
+            **({"Cache-Control": custom[0]} if custom else {}),
+        }
+    return {"Cache-Control": custom[0]} if custom else {}

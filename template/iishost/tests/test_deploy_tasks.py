@@ -1,0 +1,273 @@
+"""The deploy tasks as users run them (`invoke ...` in a subprocess), against fake appcmd and icacls.
+
+The fakes (iishost/tests/fakes/, formats documented there) keep IIS state in an applicationHost.config-shaped
+file and ACLs in a JSON file. They are POSIX scripts: on Windows these tests are skipped, and the
+shipped workflow .github/workflows/windows-iis.yml runs the same tasks against real IIS.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from iishost import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
+FAKES = Path(__file__).resolve().parent / "fakes"
+BIN = Path(sys.executable).parent
+INVOKE = BIN / ("invoke.exe" if os.name == "nt" else "invoke")
+posix_only = pytest.mark.skipif(
+    os.name == "nt", reason="the fake appcmd/icacls are POSIX scripts; Windows has the real ones"
+)
+SITE = "Site 'Q' (Prod) ü"
+POOL = "pool.with dots_ü"
+SLUG = os.environ["DJANGO_SETTINGS_MODULE"].rpartition(".")[0]  # pytest-django sets it from pyproject.toml
+
+
+def invoke(*args, cwd=ROOT, env=None, timeout=300):
+    return subprocess.run(
+        [str(INVOKE), *args],
+        cwd=cwd,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "DJANGO_", "FAKE_IIS"))}
+    return {**env, "PYTHONUTF8": "1", **extra}
+
+
+def test_dry_run_json_plans_against_an_empty_server_without_iis():
+    result = invoke("deploy", "--dry-run", "--json", env=clean_env(PATH=str(BIN)))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert all(set(step) == {"why", "argv"} and step["why"] and step["argv"] for step in plan)
+    commands = [step["argv"][1:3] for step in plan if "appcmd" in step["argv"][0]]
+    assert commands == [
+        ["add", "apppool"],
+        ["set", "apppool"],
+        ["add", "site"],
+        ["set", "app"],
+        ["unlock", "config"],
+    ]
+    assert [s["argv"][3] for s in plan if "icacls" in s["argv"][0]][-1].endswith(":(OI)(CI)M")
+    assert "planning against an empty server" in result.stderr
+
+
+def test_dry_run_text_and_real_run_refusal_without_iis():
+    env = clean_env(PATH=str(BIN))
+    shown = invoke("iis.register", "--dry-run", env=env)
+    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 5 step(s)" in shown.stdout
+    assert "+ " in shown.stdout and "/name:" in shown.stdout
+    refused = invoke("iis.register", env=env)
+    assert refused.returncode == 1
+    assert "appcmd.exe not found, so this is not a Windows server with IIS" in refused.stderr
+
+
+def test_invoke_list_shows_the_deploy_tasks():
+    listed = invoke("--list").stdout
+    for name in ["deploy", "iis.register", "iis.unregister", "iis.status", "iis.recycle", "acl.grant"]:
+        assert name in listed
+
+
+# ---- against the fakes ----
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fake_server(tmp_path):
+    """A copy of this project (in a folder with spaces, `&` and ü) and fake IIS tools first on PATH."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "iis"
+    bin_dir.mkdir()
+    state.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)  # a shebang cannot hold a path with spaces
+    for tool in ("appcmd", "icacls"):
+        source = (FAKES / f"{tool}.py").read_text(encoding="utf-8").split("\n", 1)[1]
+        (bin_dir / tool).write_text(f"#!{bin_dir / 'python'}\n{source}", encoding="utf-8")
+        (bin_dir / tool).chmod(0o755)
+    (state / "applicationHost.config").write_text(
+        (FAKES / "appcmd.py").read_text(encoding="utf-8").split('EMPTY = """', 1)[1].split('"""', 1)[0]
+        .replace("\\\\", "\\")
+        .replace("<modules />", '<modules><add name="httpPlatformHandler" /></modules>'),
+        encoding="utf-8",
+    )  # fmt: skip
+    project = tmp_path / "sites & ü" / "proj"
+    # Not copied: this machine's venv, caches, data and its own per-server overrides.
+    ignore = shutil.ignore_patterns(
+        ".venv", "__pycache__", ".pytest_cache", "db.sqlite3*", "*.log", ".git", "invoke.local.yaml"
+    )
+    shutil.copytree(ROOT, project, ignore=ignore)
+    for folder in ("static",):
+        shutil.rmtree(project / folder, ignore_errors=True)
+    # The venv running these tests (the project's own, or one shared by the template's test suite).
+    (project / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    env = clean_env(
+        PATH=f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}", FAKE_IIS_DIR=str(state)
+    )
+    return project, state, env
+
+
+def calls(state: Path) -> list[list[str]]:
+    return [json.loads(line) for line in (state / "calls.log").read_text(encoding="utf-8").splitlines()]
+
+
+def changing(state: Path) -> list[list[str]]:
+    return [c for c in calls(state) if c[0] == "icacls" and len(c) > 2 or c[0] == "appcmd" and c[1] != "list"]
+
+
+@pytest.fixture
+def app_server(fake_server):
+    """The copied project served by uvicorn on 127.0.0.1 (what IIS would front), stopped after the test."""
+    project, _, env = fake_server
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", f"{SLUG}.asgi:application",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project, env={**env, "DJANGO_SECRET_KEY": "x" * 60},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    yield f"http://127.0.0.1:{port}/health/"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@posix_only
+@pytest.mark.slow
+def test_register_status_deploy_again_unregister_cycle(fake_server, app_server):
+    project, state, env = fake_server
+    # Overrides: the site name from the environment, the pool from invoke.local.yaml.
+    env = {**env, "INVOKE_IIS_SITE_NAME": SITE, "INVOKE_DEPLOY_CHECK_URL": app_server}
+    (project / "invoke.local.yaml").write_text(json.dumps({"iis": {"app_pool": POOL}}), encoding="utf-8")
+
+    status = invoke("iis.status", cwd=project, env=env)
+    assert status.returncode == 0, status.stderr
+    assert (
+        f'site "{SITE}": not registered' in status.stdout
+        and f'app pool "{POOL}": not registered' in status.stdout
+    )
+
+    first = invoke("deploy", cwd=project, env=env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert f"{app_server} answered 200: deployed." in first.stdout
+    argv = [a for c in calls(state) for a in c]
+    assert (
+        f"/name:{SITE}" in argv
+        and f"/physicalPath:{project}" in argv
+        and f"IIS AppPool\\{POOL}:(OI)(CI)RX" in argv
+    )
+
+    root = ET.parse(state / "applicationHost.config").getroot()
+    site = root.find(f'system.applicationHost/sites/site[@name="{SITE}"]')
+    assert site.find("application").get("applicationPool") == POOL
+    pool = root.find(f'system.applicationHost/applicationPools/add[@name="{POOL}"]')
+    assert (
+        pool.get("managedRuntimeVersion") == "" and pool.find("processModel").get("idleTimeout") == "00:00:00"
+    )
+    assert root.find(f'location[@path="{SITE}"]/system.webServer/handlers') is not None
+    acls = json.loads((state / "acls.json").read_text(encoding="utf-8"))
+    assert acls[str(project / "logs")] == [f"IIS APPPOOL\\{POOL}:(OI)(CI)(M)"]
+    assert acls[str(project)] == [f"IIS APPPOOL\\{POOL}:(OI)(CI)(RX)"]
+    assert not any("M" in e for path, entries in acls.items() for e in entries if "python" in path.lower()), (
+        acls
+    )
+    assert (project / "static").is_dir() and list((project / project.name).parent.rglob("__pycache__"))
+
+    for task in ("iis.register", "acl.grant"):
+        again = invoke(task, "--json", cwd=project, env=env)
+        assert again.returncode == 0 and json.loads(again.stdout) == [], again.stdout + again.stderr
+    before = len(changing(state))
+    second = invoke("deploy", cwd=project, env=env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "IIS: no change(s); ACL: no change(s)" in second.stdout
+    assert [c[1:3] for c in changing(state)[before:]] == [["recycle", "apppool"]]
+    assert (state / "recycled.log").read_text(encoding="utf-8") == f"{POOL}\n"
+
+    status = invoke("iis.status", cwd=project, env=env).stdout
+    assert f'site "{SITE}": Started, app pool "{POOL}"' in status and "handlers section: unlocked" in status
+    assert "iis.register would change: nothing to change." in status
+
+    gone = invoke("iis.unregister", cwd=project, env=env)
+    assert gone.returncode == 0, gone.stderr
+    status = invoke("iis.status", cwd=project, env=env).stdout
+    assert f'site "{SITE}": not registered' in status and f'app pool "{POOL}": not registered' in status
+
+
+@posix_only
+def test_binding_owned_by_another_site_is_refused_and_nothing_changes(fake_server):
+    project, state, env = fake_server
+    config = state / "applicationHost.config"
+    config.write_text(
+        config.read_text().replace('bindingInformation="*:80:"', 'bindingInformation="*:80:localhost"')
+    )
+    result = invoke("iis.register", cwd=project, env=env)
+    assert result.returncode == 1
+    assert 'binding http/*:80:localhost is taken by site "Default Web Site"' in result.stderr
+    assert changing(state) == []
+
+
+@posix_only
+def test_a_failing_grant_stops_and_says_what_was_applied(fake_server):
+    project, state, env = fake_server
+    assert invoke("iis.register", cwd=project, env=env).returncode == 0
+    shutil.rmtree(project / "media", ignore_errors=True)
+    result = invoke("acl.grant", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "FAILED (exit code 2): modify on media/" in result.stderr
+    assert "The system cannot find the file specified." in result.stderr
+    assert "Applied before the failure (4)" in result.stderr and "not done:" in result.stderr
+
+
+@posix_only
+def test_prerequisites_refuse_a_real_deploy_with_fixes(fake_server):
+    project, state, env = fake_server
+    config = state / "applicationHost.config"
+    config.write_text(config.read_text().replace('<add name="httpPlatformHandler" />', ""))
+    (project / "invoke.local.yaml").write_text("iis:\n  websockets: true\n", encoding="utf-8")
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "HttpPlatformHandler module is not installed" in result.stderr
+    assert "Install-WindowsFeature Web-WebSockets" in result.stderr
+    assert changing(state) == []
+
+
+@posix_only
+@pytest.mark.slow
+def test_deploy_fails_loudly_when_the_site_does_not_answer(fake_server):
+    project, state, env = fake_server
+    env = {
+        **env,
+        "INVOKE_DEPLOY_CHECK_URL": f"http://127.0.0.1:{free_port()}/health/",
+        "INVOKE_DEPLOY_CHECK_TIMEOUT": "2",
+    }
+    (project / "logs" / "httpplatform-stdout_42_2025112591500.log").write_text("Traceback ...\n")
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "did not answer 200" in result.stderr
+    assert "httpplatform-stdout_42_2025112591500.log" in result.stderr
+
+
+@posix_only
+def test_dry_run_before_bootstrap_plans_with_the_python_that_will_make_the_venv(fake_server):
+    project, state, env = fake_server
+    (project / ".venv").unlink()
+    result = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "no venv yet: planning with the Python bootstrap.py would use" in result.stdout
+    assert "pyvenv.cfg is missing" in result.stdout  # still listed as a prerequisite to fix
+    assert changing(state) == []
+    real = invoke("deploy", cwd=project, env=env)
+    assert real.returncode == 1 and "Prerequisites missing (nothing was changed)" in real.stderr
