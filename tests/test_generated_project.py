@@ -63,6 +63,37 @@ def test_bootstrap_with_pip_in_a_path_with_spaces_and_quotes(render_project, tmp
         [venv_python(project), "manage.py", "check"], cwd=project, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
+    # pip never removes a package: bootstrap takes the development tools out itself.
+    assert installed(project) >= {"pytest", "aiohttp", "ruff", "django"}
+    result = bootstrap(project, "--no-uv", "--server")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "installing requirements.txt (server set)" in result.stdout
+    assert not installed(project) & {"pytest", "pytest-django", "aiohttp", "ruff"}
+    assert {"django", "uvicorn", "invoke"} <= installed(project)
+
+
+def installed(project: Path) -> set[str]:
+    """Distributions in the project's venv (uv's venvs have no pip to ask)."""
+    code = "import importlib.metadata as m; print(*(d.metadata['Name'] for d in m.distributions()))"
+    listed = subprocess.run([venv_python(project), "-c", code], capture_output=True, text=True, check=True)
+    return {name.lower() for name in listed.stdout.split()}
+
+
+def test_the_server_set_is_kept_until_told_otherwise(render_project, tmp_path):
+    """`bootstrap.py --server` once; later plain runs (as `invoke deploy` makes) keep that set."""
+    project = render_project(tmp_path / "server")
+    result = bootstrap(project, "--server")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not installed(project) & {"pytest", "aiohttp", "ruff"}
+    again = bootstrap(project)
+    assert "dependencies already match requirements.txt" in again.stdout, again.stdout + again.stderr
+    listed = subprocess.run(
+        [venv_python(project), "-m", "invoke", "--list"], cwd=project, capture_output=True, text=True
+    )
+    assert listed.returncode == 0 and "deploy" in listed.stdout, listed.stderr  # tasks need no dev tools
+    dev = bootstrap(project, "--dev")
+    assert "installing requirements-dev.txt (development set)" in dev.stdout, dev.stdout + dev.stderr
+    assert {"pytest", "aiohttp", "ruff"} <= installed(project)
 
 
 def test_each_project_gets_its_own_secret_key(default_project, render_project, tmp_path):

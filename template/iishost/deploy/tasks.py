@@ -13,7 +13,13 @@ from .checks import check_all
 from .iis.plan import plan_recycle, plan_register
 from .runner import query
 from .session import PLAN_HELP, Session, user_errors
+from .venv import package_set
 from .verify import failure_message, wait_for_200
+
+DEV_SET_NOTE = (
+    "note: .venv holds the development set (tests, emulator, lint); a server needs only"
+    " requirements.txt: run `py bootstrap.py --server` once, later deploys keep it"
+)
 
 
 @task(help=PLAN_HELP)
@@ -37,6 +43,8 @@ def deploy(c, dry_run=False, json=False):
             plan_recycle(settings, session.appcmd_argv0, state) if settings.app_pool in state.pools else []
         )
         session.note(f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)")
+        if package_set(settings.root) == "dev":
+            session.note(DEV_SET_NOTE)
         session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart, "deploy",
                         ("appcmd", "icacls"))  # fmt: skip
         if session.dry_run:

@@ -16,7 +16,7 @@ from iishost.deploy.iis.plan import (
 )
 from iishost.deploy.iis.state import AppPool, Binding, ServerState, Site, parse_pools, parse_sites
 from iishost.deploy.plan import Refusal, Step, describe
-from iishost.deploy.venv import python_home
+from iishost.deploy.venv import package_set, python_home
 
 APPCMD = r"C:\Windows\System32\inetsrv\appcmd.exe"
 ROOT = Path(r"C:\sites\my site")
@@ -173,7 +173,10 @@ def test_hostile_names_and_paths_stay_single_arguments(name):
     assert s.identity == f"IIS AppPool\\{name}"
 
 
-@pytest.mark.parametrize("name", ["a & b", 'say "hi"', "a/b", " padded", ""])
+REFUSED_NAMES = ["a & b", 'say "hi"', "a/b", " padded", "", "p" * 65, "tab\there", "nul\x00"]
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES)
 def test_names_iis_refuses_are_refused_before_planning(name):
     with pytest.raises(SettingsError, match="not a valid IIS name"):
         settings(site_name=name)
@@ -299,3 +302,12 @@ def test_python_home_comes_from_pyvenv_cfg(tmp_path):
         python_home(tmp_path / "missing")
     (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = C:\\Program Files\\Python312\nversion = 3.12.7\n")
     assert python_home(tmp_path) == "C:\\Program Files\\Python312"
+
+
+def test_package_set_is_what_bootstrap_recorded(tmp_path):
+    assert package_set(tmp_path) is None
+    (tmp_path / ".venv").mkdir()
+    stamp = tmp_path / ".venv" / ".requirements.sha256"
+    for content, expected in [("server abc\n", "server"), ("dev abc\n", "dev"), ("abc\n", "dev"), ("", None)]:
+        stamp.write_text(content, encoding="utf-8")
+        assert package_set(tmp_path) == expected, content
