@@ -20,6 +20,12 @@ from django.utils.deprecation import MiddlewareMixin
 from iishost import asgi_handler as fast_asgi
 from iishost.testing import call, http_scope, unhashed_static_files  # noqa: F401  (autouse)
 
+NEEDS_EXECUTOR_CONTEXTS = pytest.mark.skipif(
+    not fast_asgi.EXECUTOR_CONTEXTS,
+    reason="asgiref < 3.13 (Python 3.10) cannot bind a request's context to a thread we keep: "
+    "one thread per request there, as under Django's own handler",
+)
+
 pytestmark = [
     pytest.mark.urls("iishost.tests.fast_asgi_urls"),
     pytest.mark.django_db(transaction=True),
@@ -176,6 +182,7 @@ def test_same_responses_as_djangos_asgi_handler(settings, extra_middleware):
     )
 
 
+@NEEDS_EXECUTOR_CONTEXTS
 def test_async_views_run_on_the_event_loop_and_sync_views_on_its_threads():
     async def where():
         browser = Browser(fast_asgi.FastASGIHandler(threads=2))
@@ -204,6 +211,7 @@ def test_database_access_in_async_views_still_needs_a_thread():
     assert (status, body) == (200, b'{"users": 0, "sync_call_refused": true}')
 
 
+@NEEDS_EXECUTOR_CONTEXTS
 def test_sync_views_share_a_fixed_set_of_threads_however_many_requests():
     """No thread per request: the stock handler's main cost under load."""
 
@@ -217,7 +225,9 @@ def test_sync_views_share_a_fixed_set_of_threads_however_many_requests():
     assert 1 <= len(started) <= 3 and all(t.name.startswith("django-sync-") for t in started)
 
 
-def test_asgi_fast_0_serves_with_djangos_own_handler(monkeypatch):
+def test_djangos_own_handler_serves_unless_asgi_fast_is_1(monkeypatch):
+    monkeypatch.delenv("ASGI_FAST", raising=False)
+    assert type(fast_asgi.get_asgi_application()) is ASGIHandler
     monkeypatch.setenv("ASGI_FAST", "0")
     assert type(fast_asgi.get_asgi_application()) is ASGIHandler
     monkeypatch.setenv("ASGI_FAST", "1")
