@@ -90,12 +90,13 @@ def lock(c, only=""):
 @task(
     help={
         "seconds": "duration of each wrk run (default 10)",
-        "runs": "runs per measurement; the median is reported (default 3)",
-        "connections": "wrk connections (default 32)",
+        "runs": "runs per measurement; each figure is their median (default 3)",
+        "connections": "wrk connections per configuration, split over N processes (default 32)",
     }
 )
 def bench(c, seconds=10, runs=3, connections=32):
-    """Benchmark a generated project against WSGI and the usual recipe; table to benchmarks/results/."""
+    """Per process (pinned with taskset) and at web.config's process count: the project under uvicorn
+    (stock and fast handler), gunicorn sync, waitress, the usual recipe; table to benchmarks/results/."""
     from benchmarks.run import main
 
     main(seconds=int(seconds), runs=int(runs), connections=int(connections))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 from dataclasses import dataclass
 
@@ -17,6 +18,29 @@ class LoadResult:
     p99_ms: float
     errors: int
     requests: int
+
+
+def combine(results: list[LoadResult]) -> LoadResult:
+    """Simultaneous runs against separate processes (one wrk each): throughput, requests and errors
+    add up; p50 is the mean and p99 the worst of them."""
+    return LoadResult(
+        requests_per_second=sum(r.requests_per_second for r in results),
+        p50_ms=statistics.mean(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        errors=sum(r.errors for r in results),
+        requests=sum(r.requests for r in results),
+    )
+
+
+def median_of(runs: list[LoadResult]) -> LoadResult:
+    """One cell from repeated runs: the median of each figure, and every error of every run."""
+    return LoadResult(
+        requests_per_second=statistics.median(r.requests_per_second for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        errors=sum(r.errors for r in runs),
+        requests=sum(r.requests for r in runs),
+    )
 
 
 def _ms(value: str) -> float:
@@ -46,11 +70,20 @@ def wrk_path() -> str:
     return path
 
 
-def run_wrk(url: str, *, seconds: int, connections: int = 32, threads: int = 2) -> LoadResult:
-    """One bounded wrk run against a loopback URL."""
+def pinned(argv: list[str], cpus: str | None) -> list[str]:
+    """`argv` run on the given CPUs only (`taskset -c 0`); unchanged when `cpus` is None."""
+    if cpus is None:
+        return list(argv)
+    taskset = shutil.which("taskset")
+    if not taskset:
+        raise SystemExit("taskset is not installed: `apt-get install util-linux`.")
+    return [taskset, "-c", cpus, *argv]
+
+
+def wrk_argv(url: str, *, seconds: int, connections: int = 32, threads: int = 2) -> list[str]:
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"benchmarks only load loopback addresses, not {url}")
-    argv = [
+    return [
         wrk_path(),
         "--latency",
         f"-t{threads}",
@@ -60,5 +93,12 @@ def run_wrk(url: str, *, seconds: int, connections: int = 32, threads: int = 2) 
         "5s",
         url,
     ]
+
+
+def run_wrk(
+    url: str, *, seconds: int, connections: int = 32, threads: int = 2, cpus: str | None = None
+) -> LoadResult:
+    """One bounded wrk run against a loopback URL, pinned to `cpus` when given."""
+    argv = pinned(wrk_argv(url, seconds=seconds, connections=connections, threads=threads), cpus)
     completed = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True)
     return parse_wrk(completed.stdout)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.load import pinned
+
 
 @dataclass(frozen=True)
 class Server:
@@ -24,6 +26,7 @@ class Server:
     cwd: Path
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    cpus: str | None = None  # `taskset -c` list, e.g. "0"; None: not pinned
 
     @property
     def base_url(self) -> str:
@@ -53,15 +56,21 @@ def wait_for_200(url: str, timeout: float, process: subprocess.Popen) -> float:
 
 
 @contextlib.contextmanager
-def serving(server: Server, ready_path: str = "/", timeout: float = 60) -> Iterator[float]:
-    """Run `server` in its own process group; yield its cold-start time (spawn to first 200)."""
+def started(server: Server) -> Iterator[subprocess.Popen]:
+    """Run `server` in its own process group (on `server.cpus` if set: taskset execs the server, so
+    the group and its pid are the server's) and stop that group after."""
     env = {**os.environ, **server.env}
     log = open(server.cwd / f".bench-{server.port}.log", "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        server.argv, cwd=server.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        pinned(server.argv, server.cpus),
+        cwd=server.cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
-        yield wait_for_200(server.base_url + ready_path, timeout, process)
+        yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -71,3 +80,10 @@ def serving(server: Server, ready_path: str = "/", timeout: float = 60) -> Itera
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def serving(server: Server, ready_path: str = "/", timeout: float = 60) -> Iterator[float]:
+    """Run `server` (see `started`); yield its cold-start time (spawn to first 200)."""
+    with started(server) as process:
+        yield wait_for_200(server.base_url + ready_path, timeout, process)

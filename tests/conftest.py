@@ -66,6 +66,17 @@ def render_project(template_repo, tmp_path):
     return _render
 
 
+def pyenv_python(version: str) -> str | None:
+    """Another CPython for version-specific checks, if this machine has one."""
+    candidates = sorted(
+        Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}")
+    )
+    if candidates:
+        return str(candidates[-1])
+    found = shutil.which(f"python{version}")
+    return found if found and "shims" not in found else None
+
+
 def venv_python(project: Path) -> Path:
     return project / ".venv" / VENV_BIN / ("python.exe" if os.name == "nt" else "python")
 

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import bootstrap, venv_python
+from conftest import bootstrap, pyenv_python, venv_python
 
 pytestmark = pytest.mark.slow
-
-
-def pyenv_python(version: str) -> str | None:
-    """Another CPython for version-specific checks, if this machine has one."""
-    candidates = sorted(
-        Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}")
-    )
-    if candidates:
-        return str(candidates[-1])
-    found = shutil.which(f"python{version}")
-    return found if found and "shims" not in found else None
 
 
 def run_project_tests(project: Path) -> subprocess.CompletedProcess:

@@ -34,8 +34,8 @@ Judged by Django's own test suite (the template's tests/test_django_suite.py run
 handlers) and by iishost/tests/test_fast_asgi.py. Source followed: django/core/handlers/{asgi,base,
 wsgi}.py and django/utils/deprecation.py (MiddlewareMixin) of Django 5.2 and 6.1.
 
-Off by default until Django's own suite passes against it: `ASGI_FAST=1` in the environment
-(web.config's environmentVariables or .env) serves with it; otherwise Django's stock `ASGIHandler`.
+`ASGI_FAST=0` in the environment (web.config's environmentVariables or .env) serves with Django's
+stock `ASGIHandler` instead, to compare or to rule this module out.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
+from asgiref.sync import AsyncToSync, ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.asgi import ASGIHandler
@@ -143,10 +143,11 @@ def in_thread(function):
 class FastASGIHandler(ASGIHandler):
     def __init__(self, threads: int = 4):
         super().__init__()  # Django's async chain: async views when the middleware is not plain
-        self.sync_handler = BaseHandler()
-        self.sync_handler.load_middleware(is_async=False)  # the chain WSGIHandler runs
-        self.middleware = plain_middleware(settings.MIDDLEWARE)
         self.fast = all(same_code_either_way(import_string(path)) for path in settings.MIDDLEWARE)
+        self.sync_handler = BaseHandler()
+        if self.fast:  # else unused: loading it would only log Django's adaptation notes twice
+            self.sync_handler.load_middleware(is_async=False)  # the chain WSGIHandler runs
+        self.middleware = plain_middleware(settings.MIDDLEWARE)
         self.threads = threads
         self.workers = [Worker(f"django-sync-{number}") for number in range(threads)]
         # Which way each request went: "sync" (WSGIHandler's chain in one hop), "async" (phased
@@ -157,7 +158,9 @@ class FastASGIHandler(ASGIHandler):
         if scope["type"] != "http" or not self.fast:
             self.routes["django"] += scope["type"] == "http"
             return await super().__call__(scope, receive, send)  # Django's own handler
-        if not EXECUTOR_CONTEXTS:
+        if not EXECUTOR_CONTEXTS or getattr(AsyncToSync.executors, "current", None):
+            # Old asgiref; or called through async_to_sync from a sync thread (a test client, a
+            # WSGI adapter), whose thread Django's sync code then runs on, as under stock Django.
             async with ThreadSensitiveContext():
                 return await self.handle(scope, receive, send)
         worker = min(self.workers, key=lambda w: w.load)
@@ -170,6 +173,8 @@ class FastASGIHandler(ASGIHandler):
 
     async def run_get_response(self, request):
         """As ASGIHandler.run_get_response, with a faster way to the response."""
+        if not self.fast:
+            return await super().run_get_response(request)
         if view_is_async(settings.ROOT_URLCONF, request.path_info):
             if self.middleware is None:
                 self.routes["django"] += 1
@@ -278,6 +283,6 @@ def get_asgi_application():
     import django
 
     django.setup(set_prefix=False)
-    if os.environ.get("ASGI_FAST", "0") != "1":
+    if os.environ.get("ASGI_FAST", "1") == "0":
         return ASGIHandler()
     return FastASGIHandler(threads=int(os.environ.get("ASGI_THREADS", "4")))

@@ -25,6 +25,7 @@ import sys
 
 
 def swap() -> None:
+    import django.contrib.staticfiles.handlers  # noqa: F401  (keeps Django's class as its base, as in a project)
     import django.core.asgi
     import django.core.handlers.asgi
 
@@ -120,8 +121,6 @@ async def over_asgi(handler, scope: dict, body: bytes, enforce_csrf_checks: bool
 def route(handler_class) -> None:
     """Send the test clients' requests through `handler_class` over ASGI."""
     from asgiref.sync import async_to_sync
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
     from django.test import client
     from django.test.client import conditional_content_removal
 
@@ -131,16 +130,12 @@ def route(handler_class) -> None:
         return client_handler._asgi_handler
 
     async def serve(client_handler, scope, body):
-        # As the test clients do: keep the test's database connection open across the request.
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
-        try:
-            response, request = await over_asgi(
-                handler_for(client_handler), scope, body, client_handler.enforce_csrf_checks
-            )
-        finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
+        # close_old_connections stays connected, unlike in the test clients: the handler sends
+        # request_started/request_finished on the request's own thread, as in production, so it
+        # closes that thread's connections, never the test's.
+        response, request = await over_asgi(
+            handler_for(client_handler), scope, body, client_handler.enforce_csrf_checks
+        )
         if request is not None:
             conditional_content_removal(request, response)
         return response, request

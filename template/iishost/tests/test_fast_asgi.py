@@ -225,9 +225,9 @@ def test_sync_views_share_a_fixed_set_of_threads_however_many_requests():
     assert 1 <= len(started) <= 3 and all(t.name.startswith("django-sync-") for t in started)
 
 
-def test_djangos_own_handler_serves_unless_asgi_fast_is_1(monkeypatch):
+def test_asgi_fast_0_serves_with_djangos_own_handler(monkeypatch):
     monkeypatch.delenv("ASGI_FAST", raising=False)
-    assert type(fast_asgi.get_asgi_application()) is ASGIHandler
+    assert isinstance(fast_asgi.get_asgi_application(), fast_asgi.FastASGIHandler)
     monkeypatch.setenv("ASGI_FAST", "0")
     assert type(fast_asgi.get_asgi_application()) is ASGIHandler
     monkeypatch.setenv("ASGI_FAST", "1")
