@@ -8,16 +8,17 @@ stock Django under uvicorn several times slower than the same project under a WS
 
 What this handler changes, and nothing else:
 
-1. The request is served by Django's own `ASGIHandler.handle` (body, `request_started`, the
-   request object, disconnect listening and cancellation, sending, streaming, `response.close()`),
-   inside a `ThreadSensitiveContext` bound to one of `ASGI_THREADS` long-lived threads (the one
-   with the least work queued) instead of a new thread per request (asgiref >= 3.13; older
-   asgiref, as on Python 3.10, starts one per request as stock Django does).
-2. Getting the response: a sync view (the admin, most views) goes through the middleware chain
-   `WSGIHandler` runs, in one `sync_to_async` hop. An async view stays on the event loop; when
-   every middleware is a plain `MiddlewareMixin` (Django's default stack is), their request hooks
-   run in one hop before it and their response hooks in one hop after, in Django's order and with
-   its per-layer exception handling; otherwise Django's own async chain runs.
+1. The request is served as Django's `ASGIHandler.handle` serves it (Django's own body reading,
+   request object, disconnect listening and cancellation, sending, streaming, `response.close()`
+   after sending), inside a `ThreadSensitiveContext` bound to one of `ASGI_THREADS` long-lived
+   threads (the one with the least work queued) instead of a new thread per request (asgiref >=
+   3.13; older asgiref, as on Python 3.10, starts one per request as stock Django does).
+2. Fewer hops. The first hop sends `request_started`, builds the request and, for a sync view (the
+   admin, most views), gets the whole response through the middleware chain `WSGIHandler` runs; the
+   second is `response.close()` after sending (Django: 16-19 hops). An async view stays on the event
+   loop; when every middleware is a plain `MiddlewareMixin` (Django's default stack is), their
+   request hooks run in the first hop and their response hooks in one hop after the view, in
+   Django's order and with its per-layer exception handling; otherwise Django's own async chain runs.
 
 Every hop is asgiref's `sync_to_async`, so request-local state (translation, time zone, script
 prefix, `request.urlconf`) moves between the loop and the thread exactly as under stock Django.
@@ -40,20 +41,23 @@ stock `ASGIHandler` instead, to compare or to rule this module out.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, suppress
 
 from asgiref.sync import AsyncToSync, ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core.exceptions import MiddlewareNotUsed
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import MiddlewareNotUsed, RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import response_for_exception
 from django.http import FileResponse
-from django.urls import get_resolver, set_urlconf
+from django.urls import get_resolver, set_script_prefix, set_urlconf
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
@@ -89,10 +93,11 @@ class Worker(ThreadPoolExecutor):
 
 
 @functools.lru_cache(maxsize=4096)
-def view_is_async(urlconf: str, path_info: str) -> bool:
-    """Whether the path resolves to an async view: the route, see the module docstring."""
+def view_is_async(resolver, path_info: str) -> bool:
+    """Whether the path resolves to an async view: the route, see the module docstring. Keyed on the
+    resolver, which `clear_url_caches()` replaces."""
     try:
-        return iscoroutinefunction(get_resolver(urlconf).resolve(path_info).func)
+        return iscoroutinefunction(resolver.resolve(path_info).func)
     except Exception:  # 404, Http404 from a converter, a broken URLconf: the sync chain answers
         return False
 
@@ -117,15 +122,14 @@ def same_code_either_way(middleware) -> bool:
     return is_plain(middleware) or not getattr(middleware, "async_capable", False)
 
 
-def plain_middleware(paths: list[str]) -> list[MiddlewareMixin] | None:
+def plain_middleware(classes: list[type]) -> list[MiddlewareMixin] | None:
     """Instances of the MIDDLEWARE classes for the phased hooks, or None unless all are plain."""
 
     def never_called(request):
         raise AssertionError("the phased middleware hooks never call get_response")
 
     instances = []
-    for path in paths:
-        cls = import_string(path)
+    for cls in classes:
         if not is_plain(cls):
             return None
         try:
@@ -143,11 +147,13 @@ def in_thread(function):
 class FastASGIHandler(ASGIHandler):
     def __init__(self, threads: int = 4):
         super().__init__()  # Django's async chain: async views when the middleware is not plain
-        self.fast = all(same_code_either_way(import_string(path)) for path in settings.MIDDLEWARE)
+        classes = [import_string(path) for path in settings.MIDDLEWARE]
+        self.fast = all(same_code_either_way(cls) for cls in classes)
         self.sync_handler = BaseHandler()
+        self.middleware = None
         if self.fast:  # else unused: loading it would only log Django's adaptation notes twice
             self.sync_handler.load_middleware(is_async=False)  # the chain WSGIHandler runs
-        self.middleware = plain_middleware(settings.MIDDLEWARE)
+            self.middleware = plain_middleware(classes)
         self.threads = threads
         self.workers = [Worker(f"django-sync-{number}") for number in range(threads)]
         # Which way each request went: "sync" (WSGIHandler's chain in one hop), "async" (phased
@@ -162,38 +168,78 @@ class FastASGIHandler(ASGIHandler):
             # Old asgiref; or called through async_to_sync from a sync thread (a test client, a
             # WSGI adapter), whose thread Django's sync code then runs on, as under stock Django.
             async with ThreadSensitiveContext():
-                return await self.handle(scope, receive, send)
+                return await self.fast_handle(scope, receive, send)
         worker = min(self.workers, key=lambda w: w.load)
         worker.requests += 1
         try:
             async with ThreadSensitiveContext(executor=worker):
-                await self.handle(scope, receive, send)
+                await self.fast_handle(scope, receive, send)
         finally:
             worker.requests -= 1
 
-    async def run_get_response(self, request):
-        """As ASGIHandler.run_get_response, with a faster way to the response."""
-        if not self.fast:
-            return await super().run_get_response(request)
-        if view_is_async(settings.ROOT_URLCONF, request.path_info):
-            if self.middleware is None:
-                self.routes["django"] += 1
-                response = await self.get_response_async(request)  # Django's own async chain
+    async def fast_handle(self, scope, receive, send):
+        """ASGIHandler.handle (Django 5.2 and 6.1) with its first hops merged: `request_started`,
+        the request object and, for a sync view, the whole response in one hop. As there, the
+        client's disconnect cancels getting and sending the response, and `response.close()` (which
+        sends `request_finished`) runs after sending, in the request's thread."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        with closing(body_file):
+            set_script_prefix(get_script_prefix(scope))
+            tasks = [
+                # Django's order: the listener first, so that it is checked (and a disconnect wins)
+                # before the response task's outcome.
+                asyncio.create_task(self.listen_for_disconnect(receive)),
+                asyncio.create_task(self.respond(scope, body_file, send)),
+            ]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done():
+                    with suppress(RequestAborted):  # the client left
+                        task.result()
+                else:
+                    task.cancel()  # async views may handle cancellation
+                    with suppress(asyncio.CancelledError):
+                        await task
+            try:
+                response = tasks[1].result()
+            except asyncio.CancelledError:
+                await signals.request_finished.asend(sender=self.__class__)
             else:
-                self.routes["async"] += 1
-                response = await self.phased_response(request)
-        else:
-            self.routes["sync"] += 1
-            response = await in_thread(self.sync_handler.get_response)(request)
+                await in_thread(response.close)()
+
+    async def respond(self, scope, body_file, send):
+        route, request, response = await in_thread(self.start)(scope, body_file)
+        self.routes[route] += 1
+        if route == "django":
+            response = await self.get_response_async(request)  # Django's own async chain
+        elif route == "async":
+            response = await self.phased_response(request, *response)
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size  # the ASGI server chunks
+        with suppress(asyncio.CancelledError):  # the client left while we were sending (as Django)
+            await self.send_response(response, send)
         return response
+
+    def start(self, scope, body_file):
+        """One hop: `request_started`, the request, and the response of a sync view or the request
+        hooks of an async one. Returns (route, request, response or the request phase's result)."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            return "error", None, error_response  # 400/413, sent as Django sends it
+        if not view_is_async(get_resolver(settings.ROOT_URLCONF), request.path_info):
+            return "sync", request, self.sync_handler.get_response(request)
+        if self.middleware is None:
+            return "django", request, None
+        return "async", request, self.request_phase(request)
 
     # Async views with plain middleware: the hooks batched into two hops around the view.
 
-    async def phased_response(self, request):
-        top, response, view = await in_thread(self.request_phase)(request)
+    async def phased_response(self, request, top, response, view):
         error = None
         if view is not None:
             callback, args, kwargs = view
