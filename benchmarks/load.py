@@ -51,11 +51,14 @@ def _ms(value: str) -> float:
 def parse_wrk(output: str) -> LoadResult:
     """wrk --latency prints "50%  1.23ms" lines, "Requests/sec:", and error lines only when any occur."""
     percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)$", output, re.MULTILINE))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not rate or set(percentiles) != {"50", "99"}:
+        raise ValueError(f"wrk's output has no Requests/sec or latency percentiles:\n{output}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors += int(non_2xx.group(1)) if non_2xx else 0
     return LoadResult(
-        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        requests_per_second=float(rate.group(1)),
         p50_ms=_ms(percentiles["50"]),
         p99_ms=_ms(percentiles["99"]),
         errors=errors,

@@ -146,6 +146,8 @@ def markdown_table(report: dict) -> str:
     lines = [caption[PER_PROCESS], "", *_section_table(report, PER_PROCESS), ""]
     lines += [caption[EQUAL], "", *_section_table(report, EQUAL), ""]
     lines += [*targets_block(report), "", *routes_lines(report), ""]
+    if report.get("unmeasured"):
+        lines += ["Not measured (shown as -):", "", *(f"- {cell}" for cell in report["unmeasured"]), ""]
     lines += ["| one-off timing | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.2f} |" for name, seconds in report["timings_s"].items()]
     machine = report["machine"]

@@ -445,7 +445,7 @@ def main(seconds: int = 10, runs: int = 3, connections: int = 32, readme: bool =
         timings["cold start, spawn to first 200 (median of 5)"] = cold_start(project)
         routes_dir = work / "routes"
         routes_dir.mkdir()
-        rows = []
+        rows, unmeasured = [], []
         for config in configurations(project, recipe, routes_dir):
             wrk_cpus = PIN_WRK if config.section == PER_PROCESS and pin else None
             targets = config.targets or config.servers
@@ -455,7 +455,12 @@ def main(seconds: int = 10, runs: int = 3, connections: int = 32, readme: bool =
                 for endpoint, path in config.paths.items():
                     print(f"  [{config.section}] {config.name}: {path} ...", flush=True)
                     before = read_routes(config.servers)
-                    result, all_runs = measure(targets, path, seconds, runs, connections, wrk_cpus)
+                    try:
+                        result, all_runs = measure(targets, path, seconds, runs, connections, wrk_cpus)
+                    except (ValueError, subprocess.SubprocessError) as error:  # one cell, not the run
+                        print(f"    not measured: {error}", flush=True)
+                        unmeasured.append(f"{config.name}, {path}: {str(error).splitlines()[0]}")
+                        continue
                     time.sleep(0.6)  # bench_app writes the counts every 0.25 s
                     routes = routes_delta(before, read_routes(config.servers))
                     rows.append(
@@ -480,6 +485,7 @@ def main(seconds: int = 10, runs: int = 3, connections: int = 32, readme: bool =
             "cores": os.cpu_count(),
             "processes_per_application": processes_per_application(project),
             "load": rows,
+            "unmeasured": unmeasured,
             "timings_s": timings,
         }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -66,8 +66,11 @@ def render_project(template_repo, tmp_path):
     return _render
 
 
-def pyenv_python(version: str) -> str | None:
-    """Another CPython for version-specific checks, if this machine has one."""
+def find_python(version: str) -> str | None:
+    """A CPython of `version` ("3.11") for version-specific checks: pyenv's, one on PATH, or the
+    one running the tests; None if this machine has none."""
+    if sys.version_info[:2] == tuple(map(int, version.split("."))):
+        return sys.executable
     candidates = sorted(
         Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}")
     )

@@ -70,6 +70,15 @@ def test_parse_wrk_without_errors_and_microseconds():
     assert result.p50_ms == pytest.approx(0.95)
 
 
+def test_parse_wrk_names_output_it_cannot_read():
+    """A wrk that died or printed something else is one unmeasured cell with its output, not a
+    KeyError that loses the whole run."""
+    truncated = WRK_OUTPUT.split("  Latency Distribution")[0]
+    with pytest.raises(ValueError, match="no Requests/sec or latency percentiles") as caught:
+        parse_wrk(truncated)
+    assert "Thread Stats" in str(caught.value)
+
+
 def test_load_refuses_anything_but_loopback():
     with pytest.raises(ValueError, match="loopback"):
         run_wrk("http://10.0.0.1:80/", seconds=1)
@@ -177,6 +186,20 @@ def test_table_has_a_pinned_per_process_section_and_an_equal_count_section():
     assert "| waitress (2) | 800 | 120.0 | - | - | - | - | 4 |" in equal
     assert "| copier copy (defaults) | 0.80 |" in table
     assert "Django 5.2" in table
+
+
+def test_an_unmeasured_cell_is_a_dash_with_its_reason():
+    report = make_report()
+    report["load"] = [r for r in report["load"] if not (r["role"] == GUNICORN and r["endpoint"] == "sync")]
+    report["unmeasured"] = ["gunicorn (1), /bench/sync/: wrk's output has no ..."]
+    table = markdown_table(report)
+    (line,) = [
+        line
+        for line in table.splitlines()
+        if line.startswith(f"| {row(PER_PROCESS, GUNICORN, 'admin', 1, 1)['configuration']} |")
+    ]
+    assert line.split("|")[2:6] == [" 450 ", " 70.0 ", " - ", " - "]
+    assert "Not measured (shown as -):\n\n- gunicorn (1), /bench/sync/: wrk's output" in table
 
 
 def test_unpinned_machine_says_so():

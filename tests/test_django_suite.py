@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import bootstrap, pyenv_python, venv_python
+from conftest import bootstrap, find_python, venv_python
 
 APPS = [
     "asgi",
@@ -92,9 +92,7 @@ def divergence(project: Path, tests: Path, reference: str, subject: str) -> dict
 def test_djangos_suite_fails_the_same_tests_with_iishosts_handler(
     django_line, python_version, render_project, tmp_path
 ):
-    python = pyenv_python(python_version)
-    if python is None and sys.version_info[:2] == tuple(map(int, python_version.split("."))):
-        python = sys.executable
+    python = find_python(python_version)
     if python is None:
         pytest.skip(f"Django {django_line} is tested here on Python {python_version}; none on this machine")
     project = render_project(tmp_path / "project", django_version=django_line, python_version=python_version)

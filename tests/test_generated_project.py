@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import bootstrap, pyenv_python, venv_python
+from conftest import bootstrap, find_python, venv_python
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,7 @@ def test_bootstrap_without_network_fails_clearly(render_project, tmp_path):
 
 
 def test_bootstrap_refuses_a_python_too_old_for_django(render_project, tmp_path):
-    old = pyenv_python("3.11")
+    old = find_python("3.11")
     if not old:
         pytest.skip("needs a Python 3.11 interpreter to show the refusal")
     project = render_project(tmp_path / "d61", django_version="6.1")
@@ -128,7 +128,7 @@ def test_bootstrap_refuses_a_python_too_old_for_django(render_project, tmp_path)
 
 
 def test_django_61_project_passes_its_own_tests(render_project, tmp_path):
-    python = pyenv_python("3.12") or pyenv_python("3.13")
+    python = find_python("3.12") or find_python("3.13")
     if not python:
         pytest.skip("Django 6.1 needs Python 3.12 or newer; none on this machine")
     project = render_project(tmp_path / "d61", django_version="6.1", python_version="3.12")
@@ -141,7 +141,7 @@ def test_django_61_project_passes_its_own_tests(render_project, tmp_path):
 def test_python_310_project_passes_its_own_tests(render_project, tmp_path):
     """The oldest Python we support runs an older asgiref (no ThreadSensitiveContext executor):
     iishost.asgi_handler must still give Django's responses there."""
-    python = pyenv_python("3.10")
+    python = find_python("3.10")
     if not python:
         pytest.skip("needs a Python 3.10 interpreter")
     project = render_project(tmp_path / "py310", python_version="3.10")
