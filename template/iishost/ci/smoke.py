@@ -79,6 +79,9 @@ class Browser:
         except urllib.error.HTTPError as error:  # 3xx (not followed), 4xx, 5xx: an answer all the same
             with error:
                 return Response(error.code, error.headers, error.read().decode("utf-8", "replace"))
+        except (urllib.error.URLError, OSError) as error:  # refused, TLS not trusted, timed out
+            reason = getattr(error, "reason", error)
+            return Response(0, http.client.HTTPMessage(), f"no answer: {reason}")
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.cookies if c.name == name), None)
@@ -125,6 +128,9 @@ def check_site(base: str, args: argparse.Namespace, report: Report, redirected_o
     url = lambda path: urllib.parse.urljoin(base, path)  # noqa: E731
 
     health = browser.request(url("/health/"))
+    if health.status == 0:
+        report.check(False, f"GET {url('/health/')}", health.body)
+        return
     location = health.headers.get("Location", "")
     if base.startswith("http:") and health.status in (301, 302, 307, 308) and location.startswith("https:"):
         hint = "" if redirected_ok else "give an https --url too, so the site itself is checked"
