@@ -111,8 +111,13 @@ def test_a_good_site_passes_every_check(credentials, capsys):
     with fake_site() as url:
         code, output = run_smoke(url, "--processes", "2", capsys=capsys)
     assert code == 0, output
-    for line in ["ok   GET " + url + "health/", "static file", ".env is 404", "without the CSRF token: 403",
-                 f"with the CSRF token logs {USER} in", "ok   2 backend processes answer"]:  # fmt: skip
+    expected = [
+        "ok   GET " + url + "health/",
+        "static file",
+        ".env is 404",
+        "without the CSRF token is refused",
+    ]
+    for line in [*expected, f"with the CSRF token logs {USER} in", "ok   2 backend processes answer"]:
         assert line in output, output
 
 
@@ -123,7 +128,7 @@ def test_a_good_site_passes_every_check(credentials, capsys):
         ("no-static", "FAIL GET http://localhost:{port}/static/admin/css/base.css (static file): 404"),
         (
             "no-csrf",
-            "FAIL POST http://localhost:{port}/admin/login/?next=/admin/ without the CSRF token: 403: 302",
+            "FAIL POST http://localhost:{port}/admin/login/?next=/admin/ without the CSRF token is refused (403): 302",  # noqa: E501
         ),
         (
             "one-process",

@@ -163,7 +163,11 @@ def check_admin(browser: Browser, url, report: Report) -> None:
         "set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD "
         "(and create that user: manage.py createsuperuser --noinput)"
     )
-    if not report.check(bool(username and password), "admin credentials in the environment", hint):
+    if not report.check(
+        bool(username and password),
+        "admin credentials in the environment",
+        "" if username and password else hint,
+    ):
         return
     login_url = url("/admin/login/?next=/admin/")
     page = browser.request(login_url)
@@ -176,7 +180,11 @@ def check_admin(browser: Browser, url, report: Report) -> None:
     headers = {"Origin": origin, "Referer": login_url}
     form = {"username": username, "password": password, "next": "/admin/"}
     refused = browser.request(login_url, data=form, headers=headers)
-    report.check(refused.status == 403, f"POST {login_url} without the CSRF token: 403", str(refused.status))
+    report.check(
+        refused.status == 403,
+        f"POST {login_url} without the CSRF token is refused (403)",
+        str(refused.status),
+    )
     answer = browser.request(login_url, data={**form, "csrfmiddlewaretoken": token}, headers=headers)
     report.check(
         answer.status == 302 and bool(browser.cookie("sessionid")),
