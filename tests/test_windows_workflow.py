@@ -165,6 +165,7 @@ def test_failure_uploads_events_iis_logs_and_stdout_logs(steps):
         assert re.search(providers, provider), provider
     assert not re.search(providers, "Microsoft-Windows-Kernel-Power")
     assert "$env:SystemDrive\\inetpub\\logs\\LogFiles" in script and "-Path logs" in script
+    assert script.index("netsh http flush logbuffer") < script.index("inetpub\\logs"), "log buffer first"
     assert steps[upload]["with"]["path"] == "${{ runner.temp }}/iis-diagnostics"
 
 
