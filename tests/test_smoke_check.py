@@ -136,6 +136,7 @@ def test_a_good_site_passes_every_check(credentials, capsys):
         ),
         ("no-pid", "no X-Backend-Pid header: set DJANGO_HEALTH_SHOWS_PID=1 in .env"),
     ],
+    ids=["leak", "no-static", "no-csrf", "one-process", "no-pid"],
 )
 def test_each_fault_fails_the_check_and_says_which(credentials, capsys, fault, expected):
     with fake_site(fault) as url:
