@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,9 +50,17 @@ def test(c, k="", fast=False):
 
 @task
 def lint(c):
-    """ruff check and format check over the template repository and the template's Python."""
+    """ruff check and format check over the template repository and the template's Python; actionlint
+    over the workflows when it is installed (`pip install --group workflows`)."""
     _run(sys.executable, "-m", "ruff", "check", ".")
     _run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    venv_bin = str(Path(sys.executable).parent)
+    actionlint = shutil.which("actionlint", path=venv_bin) or shutil.which("actionlint")
+    if actionlint:
+        _run(actionlint, ".github/workflows/windows-iis.yml")
+        _run(actionlint, ".github/workflows/windows-iis.yml", cwd=ROOT / "template")
+    else:
+        print("actionlint is not installed (python -m pip install --group workflows): workflows not linted")
 
 
 @task(help={"only": "regenerate just this lock, e.g. django5.2-sqlite-iis"})

@@ -64,9 +64,9 @@ def test_overrides_env_then_local_file(default_project):
 
 
 def test_windows_workflow_is_shipped_verbatim(default_project):
-    workflow = default_project / ".github" / "workflows" / "windows-iis.yml"
-    text = workflow.read_text(encoding="utf-8")
+    # The workflow's steps are in its composite action (tests/test_windows_workflow.py checks them).
+    action = default_project / ".github" / "actions" / "windows-iis" / "action.yml"
+    text = action.read_text(encoding="utf-8")
     assert "${{ " in text, "GitHub expressions survive rendering"
-    jobs = yaml.safe_load(text)["jobs"]
-    steps = [step.get("run", "") for job in jobs.values() for step in job["steps"]]
+    steps = [step.get("run", "") for step in yaml.safe_load(text)["runs"]["steps"]]
     assert sum("invoke deploy" in run for run in steps) >= 2

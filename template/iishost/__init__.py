@@ -8,6 +8,7 @@ here is overwritten or conflicts at the next template update. By job:
   state, plan and tasks)
 - emulator: IIS + HttpPlatformHandler on any OS, behind `invoke serve` (with the web.config reader)
 - upkeep: `invoke template-update`
+- ci: the check the real-IIS workflow (.github/workflows/windows-iis.yml) runs through IIS
 - testing: helpers for tests (an ASGI client, shared fixtures)
 - tests: the tests of this package; docs: how it all works and the facts behind it
 """

@@ -1,5 +1,7 @@
 """The pages a new project serves, through Django's test client."""
 
+import os
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +54,10 @@ def test_security_headers(client):
     response = client.get("/")
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_health_names_its_process_only_when_asked(client, settings):
+    """DJANGO_HEALTH_SHOWS_PID: the real-IIS workflow's way to see every backend process answer."""
+    assert client.get("/health/").has_header("X-Backend-Pid") is False
+    settings.HEALTH_SHOWS_PID = True
+    assert client.get("/health/")["X-Backend-Pid"] == str(os.getpid())
