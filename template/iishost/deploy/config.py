@@ -49,6 +49,7 @@ class Settings:
     websockets: bool
     check_url: str
     check_timeout: float
+    step_timeout: float | None
     appcmd: str
     icacls: str
 
@@ -93,6 +94,16 @@ def _bool(value, label: str) -> bool:
     raise SettingsError(f"{label} must be true or false, not {value!r}")
 
 
+def _seconds(value, label: str) -> float:
+    try:
+        seconds = float(str(value).strip() or 0)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(f"{label} must be a number of seconds (0 or more), not {value!r}")
+    return seconds
+
+
 def _hostnames(value) -> tuple[str, ...]:
     names = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
     names = [str(n).strip().lower() for n in names]
@@ -119,12 +130,7 @@ def from_config(config, root: Path) -> Settings:
     default_url = (
         f"{scheme}://{host}{'' if port == {'http': 80, 'https': 443}[scheme] else f':{port}'}/health/"
     )
-    try:
-        timeout = float(deploy.get("check_timeout", 60))
-    except (TypeError, ValueError):
-        raise SettingsError(
-            f"deploy.check_timeout must be seconds, not {deploy.get('check_timeout')!r}"
-        ) from None
+    timeout = _seconds(deploy.get("check_timeout", 60), "deploy.check_timeout")
     return Settings(
         root=Path(root),
         database=str(project.get("database", "sqlite")),
@@ -137,6 +143,7 @@ def from_config(config, root: Path) -> Settings:
         websockets=_bool(iis.get("websockets", False), "iis.websockets"),
         check_url=str(deploy.get("check_url") or default_url),
         check_timeout=timeout,
+        step_timeout=_seconds(deploy.get("step_timeout", 0), "deploy.step_timeout") or None,
         appcmd=str(tools.get("appcmd") or ""),
         icacls=str(tools.get("icacls") or ""),
     )

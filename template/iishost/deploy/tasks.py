@@ -12,7 +12,7 @@ from .app_plan import plan_app
 from .checks import check_all
 from .iis.plan import plan_recycle, plan_register
 from .runner import query
-from .session import PLAN_HELP, Session, user_errors
+from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
 from .venv import package_set
 from .verify import failure_message, wait_for_200
 
@@ -46,11 +46,18 @@ def deploy(c, dry_run=False, json=False):
         if package_set(settings.root) == "dev":
             session.note(DEV_SET_NOTE)
         session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart, "deploy",
-                        ("appcmd", "icacls"))  # fmt: skip
+                        ("appcmd", "icacls"), UNDO_IIS)  # fmt: skip
         if session.dry_run:
             session.note(f"then: wait up to {settings.check_timeout:g} s for 200 from {settings.check_url}")
             return
-        ok, last = wait_for_200(settings.check_url, settings.check_timeout)
+        try:
+            ok, last = wait_for_200(settings.check_url, settings.check_timeout)
+        except KeyboardInterrupt:
+            raise Exit(
+                "\nInterrupted (Ctrl+C) while waiting for the site: every step was applied; "
+                f"check {settings.check_url} yourself.",
+                code=130,
+            ) from None
         if not ok:
             raise Exit(
                 failure_message(settings.check_url, settings.check_timeout, last, settings.root), code=1
