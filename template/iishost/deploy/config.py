@@ -22,6 +22,24 @@ _HOSTNAME = re.compile(_RULES["hostname_pattern"])
 _CONTROL = re.compile(_RULES["control_characters"])
 
 
+# Every deploy setting: its Invoke key and the Settings field it fills. iishost/docs/server.md's table
+# lists the same keys, and a test overrides each one both ways (environment and file).
+FIELDS = {
+    "iis.site_name": "site_name",
+    "iis.app_pool": "app_pool",
+    "iis.hostnames": "hostnames",
+    "iis.https": "https",
+    "iis.http_port": "http_port",
+    "iis.https_port": "https_port",
+    "iis.websockets": "websockets",
+    "deploy.check_url": "check_url",
+    "deploy.check_timeout": "check_timeout",
+    "deploy.step_timeout": "step_timeout",
+    "tools.appcmd": "appcmd",
+    "tools.icacls": "icacls",
+}
+
+
 class SettingsError(ValueError):
     """A setting that cannot work; the message names it and says how to fix it."""
 
@@ -52,6 +70,20 @@ class Settings:
     step_timeout: float | None
     appcmd: str
     icacls: str
+
+    def effective(self) -> dict[str, str]:
+        """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
+
+        def show(value) -> str:
+            if isinstance(value, bool):
+                return str(value).lower()
+            if isinstance(value, tuple):
+                return ",".join(value)
+            if isinstance(value, float):
+                return f"{value:g}"
+            return "0" if value is None else str(value)  # step_timeout: none
+
+        return {key: show(getattr(self, name)) for key, name in FIELDS.items()}
 
     @property
     def identity(self) -> str:

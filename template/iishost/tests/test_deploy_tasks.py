@@ -271,3 +271,43 @@ def test_dry_run_before_bootstrap_plans_with_the_python_that_will_make_the_venv(
     assert changing(state) == []
     real = invoke("deploy", cwd=project, env=env)
     assert real.returncode == 1 and "Prerequisites missing (nothing was changed)" in real.stderr
+
+
+@posix_only
+def test_a_site_of_another_folder_is_neither_taken_over_nor_deleted(fake_server):
+    """INVOKE_IIS_SITE_NAME="Default Web Site" once repointed that site to this project, moved it to our
+    pool and deleted its bindings (exit 0); unregister deleted it."""
+    project, state, env = fake_server
+    env = {**env, "INVOKE_IIS_SITE_NAME": "Default Web Site"}
+    for task in ("iis.register", "iis.unregister", "deploy"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 1, task + result.stdout + result.stderr
+        assert (
+            'site "Default Web Site" serves %SystemDrive%\\inetpub\\wwwroot, not this project'
+            in result.stderr
+        )
+        assert "nothing was changed" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert changing(state) == []
+
+
+@posix_only
+def test_tasks_without_appcmd_refuse_instead_of_finding_nothing_to_change(fake_server):
+    project, state, env = fake_server
+    env = {**env, "PATH": str(BIN)}
+    for task in ("iis.unregister", "iis.recycle", "iis.register"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 1, task
+        assert "appcmd.exe not found" in result.stderr and "nothing to change" not in result.stdout, task
+
+
+@posix_only
+def test_a_step_over_the_time_limit_ends_in_the_report_not_a_traceback(fake_server):
+    """Steps stream and have no time limit unless deploy.step_timeout sets one; a step that outlives it
+    is stopped and reported with what was done and what was not."""
+    project, state, env = fake_server
+    env = {**env, "FAKE_APPCMD_SECONDS": "3", "INVOKE_DEPLOY_STEP_TIMEOUT": "1"}
+    result = invoke("iis.register", cwd=project, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "TIMED OUT after 1 s (deploy.step_timeout): app pool" in result.stderr
+    assert "Applied before the failure (0)" in result.stderr and "may be partly applied" in result.stderr
+    assert "invoke iis.unregister" in result.stderr

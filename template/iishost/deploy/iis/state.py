@@ -40,6 +40,12 @@ class Site:
     app_pool: str
     physical_path: str
     state: str = "Unknown"
+    # Every application and virtual directory of the site as (URL path, folder), the root's included.
+    applications: tuple[tuple[str, str], ...] = ()
+
+    def others(self) -> list[str]:
+        """What the site holds besides its root: `/reports (C:\\reports)` for each."""
+        return [f"{path} ({folder})" for path, folder in self.applications if path != "/"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,13 @@ def _site_from_config(item: ET.Element) -> Site:
     name = item.get("SITE.NAME", "")
     bindings: list[Binding] = []
     pool, path = "", ""
+    applications = []
     if config is not None:
+        for app in config.iterfind("application"):
+            base = app.get("path", "/").rstrip("/")
+            for vdir in app.iterfind("virtualDirectory"):
+                full = (base + "/" + vdir.get("path", "/").strip("/")).rstrip("/") or "/"
+                applications.append((full, vdir.get("physicalPath", "")))
         for b in config.iterfind("bindings/binding"):
             bindings.append(
                 Binding(b.get("protocol", ""), b.get("bindingInformation", ""), int(b.get("sslFlags", 0)))
@@ -104,7 +116,7 @@ def _site_from_config(item: ET.Element) -> Site:
         for text in filter(None, item.get("bindings", "").split(",")):
             protocol, _, information = text.partition("/")
             bindings.append(Binding(protocol, information))
-    return Site(name, tuple(bindings), pool, path, item.get("state", "Unknown"))
+    return Site(name, tuple(bindings), pool, path, item.get("state", "Unknown"), tuple(applications))
 
 
 def parse_sites(xml: bytes | str) -> dict[str, Site]:

@@ -54,6 +54,9 @@ def status(c):
         else:
             print(f'site "{settings.site_name}": not registered')
         print("wanted bindings: " + ", ".join(map(str, wanted_bindings(settings))))
+        print("settings (invoke.yaml < INVOKE_* variables < invoke.local.yaml):")
+        for key, value in settings.effective().items():
+            print(f"  {key}: {value}")
         print(describe(plan_register(settings, session.appcmd_argv0, state), "iis.register would change"))
 
 

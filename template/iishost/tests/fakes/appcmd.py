@@ -17,6 +17,8 @@ getting-started-with-appcmdexe) and seen in its output:
     "P". )`, exit code 183 (0xb7, ERROR_ALREADY_EXISTS, the low word of the hresult).
   - not found: `ERROR ( message:Cannot find APPPOOL object with identifier "P". )`, exit code 1168
     (ERROR_NOT_FOUND; seen in one public test suite, not in Microsoft's docs).
+  - $FAKE_APPCMD_SECONDS (a test knob, not appcmd's): each changing command first waits that long,
+    as a busy server's configuration commit can.
   - a web.config setting a locked section: IIS error 0x80070021's description ("This configuration
     section cannot be used at this path. This happens when the section is locked at a parent
     level..."), exit code 13 (assumed).
@@ -28,6 +30,7 @@ import json
 import os
 import re
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -225,6 +228,8 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         raise Fail("ERROR ( message:Unknown command or object. )", 87)
     verb, kind, rest = argv[0].lower(), argv[1].lower(), argv[2:]
+    if verb != "list" and os.environ.get("FAKE_APPCMD_SECONDS"):
+        time.sleep(float(os.environ["FAKE_APPCMD_SECONDS"]))
     positional, options = parse_args(rest)
     full = "config" in options
     tree = load()

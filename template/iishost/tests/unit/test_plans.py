@@ -135,18 +135,17 @@ def test_pool_used_by_another_site_is_refused():
         )
 
 
-def test_moved_project_wrong_bindings_locked_handlers_and_stopped_state():
+def test_wrong_bindings_locked_handlers_and_stopped_state():
     s = settings(hostnames=["new.example"])
     state = registered(s)
     state.sites["my_site"] = Site(
-        "my_site", (Binding("http", "*:80:old.example"),), "my_site", r"D:\old", "Stopped"
+        "my_site", (Binding("http", "*:80:old.example"),), "my_site", str(ROOT), "Stopped"
     )
     state.pools["my_site"] = AppPool("my_site", dict(POOL_SETTINGS), "Stopped")
     state.handlers_unlocked.clear()
     argv = [st.argv[1:] for st in plan_register(s, APPCMD, state)]
     assert argv == [
         ("start", "apppool", "/apppool.name:my_site"),
-        ("set", "vdir", "/vdir.name:my_site/", r"/physicalPath:C:\sites\my site"),
         (
             "set",
             "site",
@@ -162,6 +161,75 @@ def test_moved_project_wrong_bindings_locked_handlers_and_stopped_state():
         ("unlock", "config", "my_site/", "/section:system.webServer/handlers", "/commit:apphost"),
         ("start", "site", "/site.name:my_site"),
     ]
+
+
+DEFAULT_SITE = Site(
+    "Default Web Site",
+    (Binding("http", "*:80:"),),
+    "DefaultAppPool",
+    r"%SystemDrive%\inetpub\wwwroot",
+    "Started",
+)
+
+
+@pytest.mark.parametrize("planner", [plan_register, plan_unregister])
+def test_a_site_on_another_folder_is_never_taken_over_or_deleted(planner):
+    """INVOKE_IIS_SITE_NAME="Default Web Site" once repointed that site, moved it to our pool and
+    deleted its bindings; unregister deleted it. A site is this project's only if it serves this folder."""
+    s = settings(site_name="Default Web Site")
+    state = ServerState(sites={"Default Web Site": DEFAULT_SITE})
+    with pytest.raises(Refusal) as refusal:
+        planner(s, APPCMD, state)
+    message = str(refusal.value)
+    assert 'site "Default Web Site" serves %SystemDrive%\\inetpub\\wwwroot, not this project' in message
+    assert "iis.site_name" in message and "nothing was changed" in message.lower()
+
+
+def test_a_moved_project_is_refused_with_the_command_that_moves_its_site():
+    s = settings()
+    state = registered(s)
+    state.sites["my_site"] = Site("my_site", tuple(wanted_bindings(s)), "my_site", r"D:\old", "Started")
+    with pytest.raises(
+        Refusal, match=r"appcmd set vdir /vdir.name:my_site/ \"/physicalPath:C:\\sites\\my site\""
+    ):
+        plan_register(s, APPCMD, state)
+
+
+def test_another_site_on_this_folder_is_refused():
+    """A renamed iis.site_name would add a second site on the same folder, in another pool."""
+    s = settings(site_name="new_name", app_pool="new_pool")
+    old = Site("old_name", (Binding("http", "*:8080:"),), "old_pool", str(ROOT) + "\\", "Started")
+    with pytest.raises(Refusal, match='site "old_name" already serves this folder'):
+        plan_register(s, APPCMD, ServerState(sites={"old_name": old}))
+
+
+def test_unregister_refuses_a_site_holding_other_applications():
+    s = settings()
+    state = registered(s)
+    site = state.sites["my_site"]
+    state.sites["my_site"] = Site(
+        site.name, site.bindings, site.app_pool, site.physical_path, site.state,
+        applications=(("/", site.physical_path), ("/reports", r"C:\reports")),
+    )  # fmt: skip
+    with pytest.raises(Refusal, match=r"/reports \(C:\\reports\)"):
+        plan_unregister(s, APPCMD, state)
+
+
+def test_unregister_removes_a_pool_left_by_an_interrupted_register():
+    s = settings()
+    state = registered(s)
+    del state.sites["my_site"]
+    steps = plan_unregister(s, APPCMD, state)
+    assert [st.argv[1:3] for st in steps] == [("delete", "apppool")]
+    assert "runs no site" in steps[0].why
+
+
+def test_register_after_an_interrupted_run_says_what_exists():
+    s = settings()
+    state = registered(s)
+    del state.sites["my_site"]
+    steps = plan_register(s, APPCMD, state)
+    assert "interrupted" in steps[0].why and verbs(steps)[0] == ("add", "site")
 
 
 @pytest.mark.parametrize("name", ["Site 'Q' (Prod) ü", "pool.with dots_ü", "x%PATH%^!"])
