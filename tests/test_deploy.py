@@ -98,7 +98,8 @@ def effective(result) -> dict[str, str]:
     for line in block.splitlines():
         if not line.startswith("  "):
             break
-        lines.append(line.strip().split(": ", 1) if ": " in line else [line.strip().rstrip(":"), ""])
+        key, _, value = line.strip().partition(":")
+        lines.append((key, value.strip()))
     return dict(lines)
 
 

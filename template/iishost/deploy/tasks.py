@@ -9,7 +9,7 @@ from invoke.exceptions import Exit
 
 from .acl.tasks import grant_steps
 from .app_plan import plan_app
-from .checks import check_all
+from .checks import check_all, django_checks
 from .iis.plan import plan_recycle, plan_register
 from .runner import query
 from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
@@ -29,12 +29,20 @@ def deploy(c, dry_run=False, json=False):
         session = Session.open(c, dry_run, json)
         settings = session.settings
         problems = check_all(settings, session.appcmd, query)
+        failed, note = django_checks(settings, sys.executable, query)
+        problems += [failed] if failed else []
+        if note:
+            session.note(note)
         if problems and not session.dry_run:
             raise Exit(
                 "Prerequisites missing (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems)
             )
         for problem in problems:
             session.note(f"prerequisite missing: {problem}")
+        if problems:
+            session.note(
+                f"A real deploy would stop here, before any change: {len(problems)} problem(s) above."
+            )
         state = session.server_state()
         iis_steps = plan_register(settings, session.appcmd_argv0, state)
         acl_steps = grant_steps(session, show=False)

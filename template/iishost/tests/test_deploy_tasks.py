@@ -311,3 +311,25 @@ def test_a_step_over_the_time_limit_ends_in_the_report_not_a_traceback(fake_serv
     assert "TIMED OUT after 1 s (deploy.step_timeout): app pool" in result.stderr
     assert "Applied before the failure (0)" in result.stderr and "may be partly applied" in result.stderr
     assert "invoke iis.unregister" in result.stderr
+
+
+@posix_only
+@pytest.mark.parametrize(
+    "unsafe, check",
+    [({"DJANGO_DEBUG": "1"}, "security.W018"), ({"DJANGO_SECRET_KEY": "change-me"}, "security.W009")],
+)
+def test_unsafe_production_settings_stop_the_deploy_before_any_change(fake_server, unsafe, check):
+    """DEBUG on or a placeholder key were only warnings of `check --deploy`: the deploy went on."""
+    project, state, env = fake_server
+    env = {**env, **unsafe}
+    dry = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert check in dry.stdout and "A real deploy would stop here, before any change" in dry.stdout
+    real = invoke("deploy", cwd=project, env=env)
+    assert real.returncode == 1 and "Prerequisites missing (nothing was changed)" in real.stderr
+    assert check in real.stderr and f"DJANGO_SILENCED_SYSTEM_CHECKS={check}" in real.stderr
+    assert changing(state) == [] and not (project / "static").exists()
+
+    silenced = invoke("deploy", "--dry-run", cwd=project, env={**env, "DJANGO_SILENCED_SYSTEM_CHECKS": check})
+    assert silenced.returncode == 0 and check not in silenced.stdout, silenced.stdout
+    assert "would stop" not in silenced.stdout
