@@ -58,6 +58,7 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
         ["add", "site"],
         ["set", "app"],
         ["unlock", "config"],
+        ["set", "config"],
     ]
     assert [s["argv"][3] for s in plan if "icacls" in s["argv"][0]][-1].endswith(":(OI)(CI)M")
     assert "planning against an empty server" in result.stderr
@@ -66,7 +67,7 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
 def test_dry_run_text_and_real_run_refusal_without_iis():
     env = clean_env(PATH=str(BIN))
     shown = invoke("iis.register", "--dry-run", env=env)
-    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 5 step(s)" in shown.stdout
+    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 6 step(s)" in shown.stdout
     assert "+ " in shown.stdout and "/name:" in shown.stdout
     refused = invoke("iis.register", env=env)
     assert refused.returncode == 1
@@ -333,3 +334,24 @@ def test_unsafe_production_settings_stop_the_deploy_before_any_change(fake_serve
     silenced = invoke("deploy", "--dry-run", cwd=project, env={**env, "DJANGO_SILENCED_SYSTEM_CHECKS": check})
     assert silenced.returncode == 0 and check not in silenced.stdout, silenced.stdout
     assert "would stop" not in silenced.stdout
+
+
+@posix_only
+def test_static_files_are_readable_by_the_account_iis_serves_them_as_on_a_hardened_folder(fake_server):
+    """IIS serves /static/ itself as the anonymous user, IUSR by default, whom the app-pool grants do not
+    cover: 401.3 once the project folder no longer inherits Users' read. The site's anonymous user is the
+    app-pool identity instead (userName ""), which acl.grant already gives read on the project."""
+    from iishost.tests.fakes import static_file
+
+    project, state, env = fake_server
+    env = {**env, "INVOKE_IIS_SITE_NAME": SITE, "INVOKE_IIS_APP_POOL": POOL}
+    css = project / "static" / "app.css"
+    css.parent.mkdir()
+    css.write_text("body{}", encoding="utf-8")
+    for args in (["/inheritance:r"], ["/grant:r", "BUILTIN\\Administrators:(OI)(CI)F"]):
+        assert subprocess.run(["icacls", str(project), *args], env=env, capture_output=True).returncode == 0
+    for task in ("iis.register", "acl.grant"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert static_file.get(state, SITE, css, env) == (200, f"IIS APPPOOL\\{POOL}")
+    assert invoke("iis.register", "--json", cwd=project, env=env).stdout.strip() == "[]"

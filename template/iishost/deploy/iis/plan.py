@@ -12,7 +12,7 @@ import subprocess
 
 from ..config import Settings
 from ..plan import Refusal, Step
-from .state import HANDLERS_SECTION, Binding, ServerState, Site
+from .state import ANONYMOUS_SECTION, HANDLERS_SECTION, Binding, ServerState, Site
 
 # A Python process lives for hours and keeps state warm; IIS's defaults are tuned for ASP.NET.
 POOL_SETTINGS = {
@@ -197,6 +197,15 @@ def plan_site(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
             f"web.config maps requests to HttpPlatformHandler in <handlers>, a section IIS locks by "
             f'default (500.19, 0x80070021): unlock it for site "{name}" only',
             [appcmd, "unlock", "config", f"{name}/", f"/section:{HANDLERS_SECTION}", "/commit:apphost"],
+        ))  # fmt: skip
+    anonymous = state.anonymous_user.get(name) if site is not None else None
+    if anonymous != "":
+        steps.append(Step(
+            f"IIS serves static/ itself, reading files as the anonymous user ({anonymous or 'IUSR'}), whom "
+            "the folder grants do not cover (401.3 on a hardened folder): make anonymous requests of "
+            f'site "{name}" run as its app-pool identity (userName ""), already granted read',
+            [appcmd, "set", "config", f"{name}/", f"/section:{ANONYMOUS_SECTION}", "/userName:",
+             "/commit:apphost"],
         ))  # fmt: skip
     if site is not None and site.state.lower() == "stopped":
         steps.append(Step(f'site "{name}" is stopped', [appcmd, "start", "site", f"/site.name:{name}"]))

@@ -15,6 +15,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 HANDLERS_SECTION = "system.webServer/handlers"
+ANONYMOUS_SECTION = "system.webServer/security/authentication/anonymousAuthentication"
+# anonymousAuthentication's userName when none is set (IIS_schema.xml; applicationHost.config as
+# IIS 10 ships it says userName="IUSR" too).
+DEFAULT_ANONYMOUS_USER = "IUSR"
 # appcmd's message when a web.config sets a section locked above it (IIS error 0x80070021).
 LOCKED_MARKER = "locked at a parent level"
 
@@ -62,6 +66,8 @@ class ServerState:
     sites: dict[str, Site] = field(default_factory=dict)
     pools: dict[str, AppPool] = field(default_factory=dict)
     handlers_unlocked: set[str] = field(default_factory=set)  # site names whose web.config may set handlers
+    # Per site: the account anonymous requests run as ("" = the app pool's identity).
+    anonymous_user: dict[str, str] = field(default_factory=dict)
 
 
 def _parse(xml: bytes | str) -> ET.Element:
@@ -129,6 +135,13 @@ def handlers_locked(list_config_output: str) -> bool:
     return LOCKED_MARKER in list_config_output
 
 
+def parse_anonymous_user(list_config_output: str) -> str:
+    """From `appcmd list config "S/" /section:...anonymousAuthentication /config:*`: the userName
+    (an empty one means the app-pool identity, Microsoft "Application Pool Identity as Anonymous User")."""
+    element = _parse(list_config_output).find(".//anonymousAuthentication")
+    return DEFAULT_ANONYMOUS_USER if element is None else element.get("userName", DEFAULT_ANONYMOUS_USER)
+
+
 def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
     """Ask appcmd (through `query(argv) -> Result`) for all sites and pools (another site may hold a
     binding we want) and whether `site_name`'s web.config may set the handlers section."""
@@ -145,4 +158,10 @@ def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
         result = query([appcmd, "list", "config", f"{site_name}/", f"/section:{HANDLERS_SECTION}"])
         if result.returncode == 0 and not handlers_locked(result.text):
             state.handlers_unlocked.add(site_name)
+        result = query(
+            [appcmd, "list", "config", f"{site_name}/", f"/section:{ANONYMOUS_SECTION}", "/config:*"]
+        )
+        if result.returncode:
+            raise RuntimeError(f"appcmd list config (anonymousAuthentication) failed: {result.text.strip()}")
+        state.anonymous_user[site_name] = parse_anonymous_user(result.stdout)
     return state

@@ -51,6 +51,11 @@ def status(c):
             for binding in site.bindings:
                 print(f"  binding {binding}")
             print("  handlers section: " + ("unlocked" if site.name in state.handlers_unlocked else "LOCKED"))
+            anonymous = state.anonymous_user.get(site.name)
+            print(
+                "  anonymous requests (and static files) run as: "
+                + ("the app pool identity" if anonymous == "" else f"{anonymous} (iis.register changes it)")
+            )
         else:
             print(f'site "{settings.site_name}": not registered')
         print("wanted bindings: " + ", ".join(map(str, wanted_bindings(settings))))

@@ -19,6 +19,14 @@ getting-started-with-appcmdexe) and seen in its output:
     (ERROR_NOT_FOUND; seen in one public test suite, not in Microsoft's docs).
   - $FAKE_APPCMD_SECONDS (a test knob, not appcmd's): each changing command first waits that long,
     as a busy server's configuration commit can.
+  - anonymousAuthentication (IIS configuration reference, `<anonymousAuthentication>`; Microsoft,
+    "Application Pool Identity as Anonymous User"): applicationHost.config ships
+    `enabled="true" userName="IUSR"`; `list config "S/" /section:...anonymousAuthentication` prints
+    the effective section nested in its groups (`/config:*` adds the schema defaults); the section is
+    locked for web.config files (overrideModeDefault="Deny"), so `set config "S/" ... /userName:`
+    needs `/commit:apphost`, which writes `<location path="S">`; without it appcmd reports the
+    locked-section error below. An empty userName means "the app pool's identity".
+    fakes/static_file.py answers what IIS's static file handler would, from this state.
   - a web.config setting a locked section: IIS error 0x80070021's description ("This configuration
     section cannot be used at this path. This happens when the section is locked at a parent
     level..."), exit code 13 (assumed).
@@ -56,6 +64,11 @@ EMPTY = """<?xml version="1.0" encoding="UTF-8"?>
   </system.applicationHost>
   <system.webServer>
     <modules />
+    <security>
+      <authentication>
+        <anonymousAuthentication enabled="true" userName="IUSR" />
+      </authentication>
+    </security>
   </system.webServer>
 </configuration>
 """
@@ -213,6 +226,24 @@ def binding_item(text: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)='([^']*)'", match[1]))
 
 
+ANONYMOUS = "system.webServer/security/authentication/anonymousAuthentication"
+# The section's schema defaults (IIS_schema.xml), shown by /config:*.
+ANONYMOUS_DEFAULTS = {"enabled": "false", "userName": "IUSR", "password": "", "logonMethod": "ClearText"}
+
+
+def anonymous_settings(root: ET.Element, site: str) -> dict[str, str]:
+    """The effective section for a site: schema defaults, then the server level, then <location path=site>."""
+    values = dict(ANONYMOUS_DEFAULTS)
+    server = root.find(ANONYMOUS)
+    if server is not None:
+        values.update(server.attrib)
+    for location in root.findall("location"):
+        element = location.find(ANONYMOUS)
+        if site and location.get("path") == site and element is not None:
+            values.update(element.attrib)
+    return values
+
+
 def unlocked(root: ET.Element, site: str) -> bool:
     return any(
         loc.get("path") == site
@@ -258,6 +289,40 @@ def main(argv: list[str]) -> int:
         if find(root.find("system.webServer/modules"), "add", name) is None:
             raise not_found("MODULE", name)
         out.append(f'MODULE "{name}" ( native:true )')
+    elif (verb, kind) == ("list", "config") and options.get("section") == ANONYMOUS:
+        path = positional[0].rstrip("/") if positional else ""
+        if path and find(sites(root), "site", path) is None:
+            raise not_found("SITE", path)
+        values = anonymous_settings(root, path)
+        if not full:
+            values = {k: v for k, v in values.items() if k in {"enabled", "userName"}}
+        element = ET.Element("anonymousAuthentication", values)
+        wrapper = ET.Element("system.webServer")
+        ET.SubElement(ET.SubElement(wrapper, "security"), "authentication").append(element)
+        ET.indent(wrapper)
+        out.append(ET.tostring(wrapper, encoding="unicode"))
+    elif (verb, kind) == ("set", "config") and options.get("section") == ANONYMOUS:
+        path = positional[0].rstrip("/") if positional else ""
+        site = find(sites(root), "site", path)
+        if site is None:
+            raise not_found("SITE", path)
+        if options.get("commit", "").lower() != "apphost":
+            physical = site.find("application/virtualDirectory").get("physicalPath")
+            raise Fail(LOCKED.format(path=physical), 13)
+        location = next((loc for loc in root.findall("location") if loc.get("path") == path), None)
+        if location is None:
+            location = ET.SubElement(root, "location", {"path": path})
+        parent = location
+        for tag in ANONYMOUS.split("/"):
+            parent = parent.find(tag) if parent.find(tag) is not None else ET.SubElement(parent, tag)
+        for key in ("userName", "enabled", "password"):
+            if key in options:
+                parent.set(key, options[key])
+        out.append(
+            f'Applied configuration changes to section "{ANONYMOUS}" for '
+            f'"MACHINE/WEBROOT/APPHOST/{path}" at configuration commit path "MACHINE/WEBROOT/APPHOST"'
+        )
+        changed = True
     elif (verb, kind) == ("list", "config"):
         path = positional[0].rstrip("/") if positional else ""
         site = find(sites(root), "site", path)

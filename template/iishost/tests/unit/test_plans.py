@@ -14,7 +14,15 @@ from iishost.deploy.iis.plan import (
     plan_unregister,
     wanted_bindings,
 )
-from iishost.deploy.iis.state import AppPool, Binding, ServerState, Site, parse_pools, parse_sites
+from iishost.deploy.iis.state import (
+    AppPool,
+    Binding,
+    ServerState,
+    Site,
+    parse_anonymous_user,
+    parse_pools,
+    parse_sites,
+)
 from iishost.deploy.plan import Refusal, Step, describe
 from iishost.deploy.venv import package_set, python_home
 
@@ -42,6 +50,7 @@ def registered(s) -> ServerState:
         sites={s.site_name: Site(s.site_name, tuple(wanted_bindings(s)), s.app_pool, str(s.root), "Started")},
         pools={s.app_pool: AppPool(s.app_pool, dict(POOL_SETTINGS), "Started")},
         handlers_unlocked={s.site_name},
+        anonymous_user={s.site_name: ""},
     )
 
 
@@ -58,6 +67,7 @@ def test_fresh_server_gets_pool_site_and_unlock_in_order():
         ("add", "site"),
         ("set", "app"),
         ("unlock", "config"),
+        ("set", "config"),
     ]
     assert steps[0].argv == (APPCMD, "add", "apppool", "/name:my_site")
     assert (
@@ -379,3 +389,38 @@ def test_package_set_is_what_bootstrap_recorded(tmp_path):
     for content, expected in [("server abc\n", "server"), ("dev abc\n", "dev"), ("abc\n", "dev"), ("", None)]:
         stamp.write_text(content, encoding="utf-8")
         assert package_set(tmp_path) == expected, content
+
+
+ANONYMOUS = "system.webServer/security/authentication/anonymousAuthentication"
+
+
+def test_static_files_are_read_as_the_app_pool_identity_not_iusr():
+    """IIS's static file handler opens /static/ files as the anonymous user, IUSR unless the site's
+    anonymousAuthentication userName is empty, which means the app-pool identity (Microsoft, "Application
+    Pool Identity as Anonymous User"): the identity the ACL grants already cover. IUSR: 401.3."""
+    s = settings()
+    state = registered(s)
+    state.anonymous_user["my_site"] = "IUSR"
+    steps = plan_register(s, APPCMD, state)
+    assert [st.argv[1:] for st in steps] == [
+        ("set", "config", "my_site/", f"/section:{ANONYMOUS}", "/userName:", "/commit:apphost")
+    ]
+    assert "IUSR" in steps[0].why and "401.3" in steps[0].why
+    state.anonymous_user["my_site"] = ""
+    assert plan_register(s, APPCMD, state) == []
+    fresh = plan_register(s, APPCMD, ServerState())
+    assert fresh[-1].argv[1:] == steps[0].argv[1:]
+
+
+def test_anonymous_user_is_read_from_appcmd_list_config():
+    out = """<system.webServer>
+  <security>
+    <authentication>
+      <anonymousAuthentication enabled="true" userName="IUSR" password="" logonMethod="ClearText" />
+    </authentication>
+  </security>
+</system.webServer>
+"""
+    assert parse_anonymous_user(out) == "IUSR"
+    assert parse_anonymous_user(out.replace('userName="IUSR"', 'userName=""')) == ""
+    assert parse_anonymous_user(out.replace(' userName="IUSR"', "")) == "IUSR"  # the schema's default
