@@ -50,7 +50,13 @@ def load_local_file(config, root: Path) -> Path | None:
     if getattr(config, "_runtime_path", None) or not local.is_file():
         return None
     config.set_runtime_path(str(local))
-    config.load_runtime()
+    try:
+        config.load_runtime()
+    except Exception as exc:  # yaml's errors, or Invoke's for a file that is not a mapping
+        raise SettingsError(
+            f"{local.name} is not valid YAML ({' '.join(str(exc).split())}): fix it, or delete it to use "
+            "invoke.yaml alone"
+        ) from None
     return local
 
 
@@ -153,6 +159,15 @@ def from_config(config, root: Path) -> Settings:
     """Settings from an Invoke config (anything with nested dict-like .get)."""
     project, iis, deploy = (config.get(k) or {} for k in ("project", "iis", "deploy"))
     tools = config.get("tools") or {}
+    known = set(FIELDS)
+    for section, values in (("iis", iis), ("deploy", deploy), ("tools", tools)):
+        for key in values:
+            if f"{section}.{key}" not in known:
+                raise SettingsError(
+                    f"unknown setting {section}.{key} (invoke.yaml, invoke.local.yaml or invoke -f FILE): "
+                    f"a misspelling? The {section} settings are "
+                    + ", ".join(k for k in FIELDS if k.startswith(section + "."))
+                )
     hostnames = _hostnames(iis.get("hostnames", ["localhost"]))
     https = _bool(iis.get("https", False), "iis.https")
     http_port = _port(iis.get("http_port", 80), "iis.http_port")

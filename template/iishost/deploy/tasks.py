@@ -10,7 +10,7 @@ from invoke.exceptions import Exit
 from .acl.tasks import grant_steps
 from .app_plan import plan_app
 from .checks import check_all, django_checks
-from .iis.plan import plan_recycle, plan_register
+from .iis.plan import plan_register, plan_restart
 from .runner import query
 from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
 from .venv import package_set
@@ -28,6 +28,7 @@ def deploy(c, dry_run=False, json=False):
     with user_errors():
         session = Session.open(c, dry_run, json)
         settings = session.settings
+        state = session.server_state()  # first: an unreadable IIS is named before its modules are asked
         problems = check_all(settings, session.appcmd, query)
         failed, note = django_checks(settings, sys.executable, query)
         problems += [failed] if failed else []
@@ -43,13 +44,10 @@ def deploy(c, dry_run=False, json=False):
             session.note(
                 f"A real deploy would stop here, before any change: {len(problems)} problem(s) above."
             )
-        state = session.server_state()
         iis_steps = plan_register(settings, session.appcmd_argv0, state)
         acl_steps = grant_steps(session, show=False)
         # A new pool starts fresh; an existing one is recycled so the new code and settings load.
-        restart = (
-            plan_recycle(settings, session.appcmd_argv0, state) if settings.app_pool in state.pools else []
-        )
+        restart = plan_restart(settings, session.appcmd_argv0, state)
         session.note(f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)")
         if package_set(settings.root) == "dev":
             session.note(DEV_SET_NOTE)

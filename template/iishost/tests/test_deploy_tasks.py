@@ -355,3 +355,22 @@ def test_static_files_are_readable_by_the_account_iis_serves_them_as_on_a_harden
         assert result.returncode == 0, result.stdout + result.stderr
     assert static_file.get(state, SITE, css, env) == (200, f"IIS APPPOOL\\{POOL}")
     assert invoke("iis.register", "--json", cwd=project, env=env).stdout.strip() == "[]"
+
+
+@posix_only
+def test_a_broken_file_a_misspelt_setting_or_an_unreadable_iis_are_named_not_tracebacks(fake_server):
+    project, state, env = fake_server
+    local = project / "invoke.local.yaml"
+    for text, message in [
+        ("iis: [unclosed\n", "invoke.local.yaml is not valid YAML"),
+        ("iis:\n  hostname: www.example.com\n", "unknown setting iis.hostname"),
+    ]:
+        local.write_text(text, encoding="utf-8")
+        result = invoke("iis.status", cwd=project, env=env)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    local.unlink()
+    for task in (["iis.status"], ["deploy", "--dry-run"], ["iis.register", "--dry-run"]):
+        result = invoke(*task, cwd=project, env={**env, "FAKE_APPCMD_NOT_ELEVATED": "1"})
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "insufficient permissions" in result.stderr and "Run as administrator" in result.stderr

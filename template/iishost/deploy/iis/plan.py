@@ -259,9 +259,26 @@ def plan_recycle(settings: Settings, appcmd: str, state: ServerState) -> list[St
     pool = state.pools.get(settings.app_pool)
     if pool is None:
         raise Refusal(f'app pool "{settings.app_pool}" does not exist: run `invoke iis.register` first')
+    users = [
+        s.name for s in state.sites.values() if s.app_pool == settings.app_pool and not _ours(s, settings)
+    ]
+    if users:
+        raise Refusal(
+            f'app pool "{settings.app_pool}" also runs site(s) {", ".join(map(repr, users))}: recycling it '
+            "would restart them too (nothing was changed); set iis.app_pool to this project's own pool"
+        )
     if pool.state.lower() == "stopped":
         return [
             pool_command("start", f'app pool "{settings.app_pool}" is stopped: start it', settings, appcmd)
         ]
     why = "restart the app (new code, settings): overlapped recycle of its app pool"
     return [pool_command("recycle", why, settings, appcmd)]
+
+
+def plan_restart(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    """The deploy's restart after plan_register: a recycle of a running pool. A new pool starts by
+    itself and plan_register already starts a stopped one (a second start is an appcmd error)."""
+    pool = state.pools.get(settings.app_pool)
+    if pool is None or pool.state.lower() == "stopped":
+        return []
+    return plan_recycle(settings, appcmd, state)

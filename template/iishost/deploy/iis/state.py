@@ -14,6 +14,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from ..runner import QueryFailed
+
 HANDLERS_SECTION = "system.webServer/handlers"
 ANONYMOUS_SECTION = "system.webServer/security/authentication/anonymousAuthentication"
 # anonymousAuthentication's userName when none is set (IIS_schema.xml; applicationHost.config as
@@ -142,6 +144,15 @@ def parse_anonymous_user(list_config_output: str) -> str:
     return DEFAULT_ANONYMOUS_USER if element is None else element.get("userName", DEFAULT_ANONYMOUS_USER)
 
 
+def unreadable(what: str, result) -> QueryFailed:
+    """appcmd could not read IIS's configuration: most often a prompt that is not elevated."""
+    return QueryFailed(
+        f"{what} failed (exit code {result.returncode}): {' '.join(result.text.split())}\n"
+        "IIS's configuration is readable by administrators only: open PowerShell with 'Run as "
+        "administrator' and run the same command (nothing was changed)."
+    )
+
+
 def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
     """Ask appcmd (through `query(argv) -> Result`) for all sites and pools (another site may hold a
     binding we want) and whether `site_name`'s web.config may set the handlers section."""
@@ -151,7 +162,7 @@ def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
     for kind in ("site", "apppool"):
         result = query([appcmd, "list", kind, "/config:*", "/xml"])
         if result.returncode:
-            raise RuntimeError(f"appcmd list {kind} failed ({result.returncode}): {result.text.strip()}")
+            raise unreadable(f"appcmd list {kind}", result)
         results[kind] = result.stdout
     state = ServerState(sites=parse_sites(results["site"]), pools=parse_pools(results["apppool"]))
     if site_name in state.sites:
@@ -162,6 +173,6 @@ def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
             [appcmd, "list", "config", f"{site_name}/", f"/section:{ANONYMOUS_SECTION}", "/config:*"]
         )
         if result.returncode:
-            raise RuntimeError(f"appcmd list config (anonymousAuthentication) failed: {result.text.strip()}")
+            raise unreadable("appcmd list config (anonymousAuthentication)", result)
         state.anonymous_user[site_name] = parse_anonymous_user(result.stdout)
     return state

@@ -17,6 +17,10 @@ getting-started-with-appcmdexe) and seen in its output:
     "P". )`, exit code 183 (0xb7, ERROR_ALREADY_EXISTS, the low word of the hresult).
   - not found: `ERROR ( message:Cannot find APPPOOL object with identifier "P". )`, exit code 1168
     (ERROR_NOT_FOUND; seen in one public test suite, not in Microsoft's docs).
+  - not elevated ($FAKE_APPCMD_NOT_ELEVATED, a test knob): appcmd cannot read the configuration and
+    says `ERROR ( message:Configuration error\nFilename: redirection.config\nLine Number: 0\n
+    Description: Cannot read configuration file due to insufficient permissions\n. )` (the message
+    IIS gives a non-administrator; exit code 5, ERROR_ACCESS_DENIED, assumed).
   - $FAKE_APPCMD_SECONDS (a test knob, not appcmd's): each changing command first waits that long,
     as a busy server's configuration commit can.
   - anonymousAuthentication (IIS configuration reference, `<anonymousAuthentication>`; Microsoft,
@@ -259,6 +263,12 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         raise Fail("ERROR ( message:Unknown command or object. )", 87)
     verb, kind, rest = argv[0].lower(), argv[1].lower(), argv[2:]
+    if os.environ.get("FAKE_APPCMD_NOT_ELEVATED"):
+        raise Fail(
+            "ERROR ( message:Configuration error\nFilename: redirection.config\nLine Number: 0\n"
+            "Description: Cannot read configuration file due to insufficient permissions\n. )",
+            5,
+        )
     if verb != "list" and os.environ.get("FAKE_APPCMD_SECONDS"):
         time.sleep(float(os.environ["FAKE_APPCMD_SECONDS"]))
     positional, options = parse_args(rest)

@@ -11,6 +11,7 @@ from iishost.deploy.iis.plan import (
     POOL_SETTINGS,
     plan_recycle,
     plan_register,
+    plan_restart,
     plan_unregister,
     wanted_bindings,
 )
@@ -424,3 +425,33 @@ def test_anonymous_user_is_read_from_appcmd_list_config():
     assert parse_anonymous_user(out) == "IUSR"
     assert parse_anonymous_user(out.replace('userName="IUSR"', 'userName=""')) == ""
     assert parse_anonymous_user(out.replace(' userName="IUSR"', "")) == "IUSR"  # the schema's default
+
+
+def test_deploy_restarts_a_stopped_pool_once():
+    """register starts a stopped pool; the deploy's restart must not start it a second time (appcmd
+    answers "The service has already been started" and the deploy failed after every other step)."""
+    s = settings()
+    state = registered(s)
+    state.pools["my_site"] = AppPool("my_site", dict(POOL_SETTINGS), "Stopped")
+    steps = plan_register(s, APPCMD, state) + plan_restart(s, APPCMD, state)
+    assert [st.argv[1:3] for st in steps].count(("start", "apppool")) == 1
+    assert plan_restart(s, APPCMD, ServerState()) == []  # a new pool starts by itself
+    assert plan_restart(s, APPCMD, registered(s))[0].argv[1] == "recycle"
+
+
+def test_recycle_refuses_a_pool_that_runs_other_sites():
+    s = settings()
+    state = registered(s)
+    state.sites["Other"] = Site("Other", (Binding("http", "*:8080:"),), "my_site", r"C:\other")
+    with pytest.raises(Refusal, match=r"also runs site\(s\) 'Other'"):
+        plan_recycle(s, APPCMD, state)
+
+
+@pytest.mark.parametrize(
+    "section, key", [("iis", "hostname"), ("deploy", "check_timout"), ("tools", "appcmd_exe")]
+)
+def test_a_misspelt_setting_in_a_file_is_named(section, key):
+    config = {"iis": {"site_name": "s", "app_pool": "p"}}
+    config.setdefault(section, {})[key] = "x"
+    with pytest.raises(SettingsError, match=f"unknown setting {section}.{key}"):
+        from_config(config, ROOT)
