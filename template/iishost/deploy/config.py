@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +133,16 @@ def _bool(value, label: str) -> bool:
     raise SettingsError(f"{label} must be true or false, not {value!r}")
 
 
+def _url(value) -> str:
+    parts = urllib.parse.urlsplit(str(value).strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(
+            f"deploy.check_url must be an http:// or https:// URL with a host, e.g. "
+            f"http://localhost/health/, not {value!r}"
+        )
+    return str(value).strip()
+
+
 def _seconds(value, label: str) -> float:
     try:
         seconds = float(str(value).strip() or 0)
@@ -172,6 +183,8 @@ def from_config(config, root: Path) -> Settings:
     https = _bool(iis.get("https", False), "iis.https")
     http_port = _port(iis.get("http_port", 80), "iis.http_port")
     https_port = _port(iis.get("https_port", 443), "iis.https_port")
+    if https and http_port == https_port:
+        raise SettingsError(f"iis.http_port and iis.https_port are both {http_port}: give https its own port")
     host = hostnames[0].removeprefix("*.")
     scheme, port = ("https", https_port) if https else ("http", http_port)
     default_url = (
@@ -188,7 +201,7 @@ def from_config(config, root: Path) -> Settings:
         http_port=http_port,
         https_port=https_port,
         websockets=_bool(iis.get("websockets", False), "iis.websockets"),
-        check_url=str(deploy.get("check_url") or default_url),
+        check_url=_url(deploy.get("check_url") or default_url),
         check_timeout=timeout,
         step_timeout=_seconds(deploy.get("step_timeout", 0), "deploy.step_timeout") or None,
         appcmd=str(tools.get("appcmd") or ""),

@@ -10,6 +10,7 @@ cmd.exe is never involved, so `&`, `|`, `^` and `%` have no special meaning.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import subprocess
 import threading
@@ -89,15 +90,18 @@ class Runner:
     sets one per step. Every way a step can end badly (exit code, timeout, a missing program, Ctrl+C)
     raises StepFailed with the done/not-done report."""
 
-    echo: callable = print
+    echo: callable = functools.partial(print, flush=True)  # live even when stdout is a pipe or a log
     timeout: float | None = None
     hint: str = ""
     applied: list[Step] = field(default_factory=list)
 
     def apply(self, steps: list[Step]) -> None:
         for index, step in enumerate(steps):
-            self.echo(f"- {step.why}\n  + {step.command_line()}")
-            what, tail, stopped = self._run(step)
+            try:
+                self.echo(f"- {step.why}\n  + {step.command_line()}")
+                what, tail, stopped = self._run(step)
+            except KeyboardInterrupt:  # between steps: this one had not started
+                what, tail, stopped = "INTERRUPTED (Ctrl+C) before it started", [], False
             if what:
                 raise StepFailed(
                     step, what, tail, list(self.applied), list(steps[index + 1 :]), self.hint, stopped

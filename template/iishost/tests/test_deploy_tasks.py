@@ -374,3 +374,18 @@ def test_a_broken_file_a_misspelt_setting_or_an_unreadable_iis_are_named_not_tra
         result = invoke(*task, cwd=project, env={**env, "FAKE_APPCMD_NOT_ELEVATED": "1"})
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert "insufficient permissions" in result.stderr and "Run as administrator" in result.stderr
+
+
+@posix_only
+def test_a_deploy_starts_a_stopped_pool_once(fake_server):
+    """register's plan starts a stopped pool and the restart started it again: appcmd refuses a second
+    start ("already been started"), so the deploy failed after every other step."""
+    project, state, env = fake_server
+    assert invoke("iis.register", cwd=project, env=env).returncode == 0
+    stop = subprocess.run(
+        ["appcmd", "stop", "apppool", f"/apppool.name:{SLUG}"], env=env, capture_output=True
+    )
+    assert stop.returncode == 0, stop.stdout
+    plan = json.loads(invoke("deploy", "--json", cwd=project, env=env).stdout)
+    starts = [s["argv"][1:] for s in plan if s["argv"][1:3] == ["start", "apppool"]]
+    assert len(starts) == 1 and not [s for s in plan if s["argv"][1:3] == ["recycle", "apppool"]]

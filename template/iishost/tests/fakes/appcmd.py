@@ -21,6 +21,10 @@ getting-started-with-appcmdexe) and seen in its output:
     says `ERROR ( message:Configuration error\nFilename: redirection.config\nLine Number: 0\n
     Description: Cannot read configuration file due to insufficient permissions\n. )` (the message
     IIS gives a non-administrator; exit code 5, ERROR_ACCESS_DENIED, assumed).
+  - start of a started pool or site, stop of a stopped one: `ERROR ( hresult:80070420, ...The
+    service has already been started. )` (Windows error 1056, ERROR_SERVICE_ALREADY_RUNNING) and
+    `... hresult:80070426 ... The service has not been started. )` (1062); appcmd's wrapping as
+    for its other errors, the exit code the hresult's low word (assumed, as above).
   - $FAKE_APPCMD_SECONDS (a test knob, not appcmd's): each changing command first waits that long,
     as a busy server's configuration commit can.
   - anonymousAuthentication (IIS configuration reference, `<anonymousAuthentication>`; Microsoft,
@@ -448,6 +452,15 @@ def main(argv: list[str]) -> int:
             out.append(f'"{name}" successfully recycled')
             (STATE / "recycled.log").open("a", encoding="utf-8").write(name + "\n")
         else:
+            if (element.get("_state", "Started") == "Started") == (verb == "start"):
+                raise Fail(
+                    "ERROR ( hresult:80070420, message:Command execution failed.\n"
+                    "The service has already been started.\n )"
+                    if verb == "start"
+                    else "ERROR ( hresult:80070426, message:Command execution failed.\n"
+                    "The service has not been started.\n )",
+                    1056 if verb == "start" else 1062,
+                )
             element.set("_state", "Started" if verb == "start" else "Stopped")
             out.append(f'"{name}" successfully {"started" if verb == "start" else "stopped"}.')
         changed = True

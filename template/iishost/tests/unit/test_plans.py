@@ -285,11 +285,16 @@ def test_unregister_and_recycle():
         ({"hostnames": []}, "iis.hostnames"),
         ({"hostnames": ["bad host"]}, "not a host name"),
         ({"https": "maybe"}, "iis.https"),
+        ({"https": True, "https_port": 80}, "both 80"),
+        ({"check_url": "localhost/health/"}, "deploy.check_url must be an http"),
     ],
 )
 def test_bad_settings_are_named(iis, message):
     with pytest.raises(SettingsError, match=message):
-        settings(**iis)
+        if "check_url" in iis:  # a deploy setting: an invalid URL failed only after every step had run
+            from_config({"iis": {"site_name": "s", "app_pool": "p"}, "deploy": iis}, ROOT)
+        else:
+            settings(**iis)
 
 
 def test_appcmd_xml_is_parsed_with_defaults_and_nested_config():

@@ -73,3 +73,15 @@ def test_a_timeout_interrupt_or_missing_tool_ends_in_the_report():
     with pytest.raises(StepFailed, match="COULD NOT START") as failure:
         Runner(echo=lambda _: None).apply([missing])
     assert "Applied before the failure (0)" in str(failure.value)
+
+
+def test_ctrl_c_between_steps_still_reports_what_was_done():
+    steps = [Step("first", [sys.executable, "-c", "pass"]), Step("second", [sys.executable, "-c", "pass"])]
+
+    def ctrl_c_on_second(line):
+        if line.startswith("- second"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(StepFailed, match="INTERRUPTED \\(Ctrl\\+C\\) before it started: second") as failure:
+        Runner(echo=ctrl_c_on_second).apply(steps)
+    assert "Applied before the failure (1)" in str(failure.value)
