@@ -68,6 +68,11 @@ def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
 
 # What manage.py prints when checks at the fail level are found (django.core.management.base).
 CHECK_FAILED = "SystemCheckError"
+KNOWN_FIXES = {
+    "security.W018": "DJANGO_DEBUG=0 in the server's .env (security.W018)",
+    "security.W009": "a long random DJANGO_SECRET_KEY in .env or the environment, which wins (security.W009;"
+    ' py -c "import secrets; print(secrets.token_urlsafe(50))" makes one)',
+}
 
 
 def django_checks(settings: Settings, python: str, query) -> tuple[Problem | None, str]:
@@ -87,12 +92,14 @@ def django_checks(settings: Settings, python: str, query) -> tuple[Problem | Non
         )
     issues = [line.strip() for line in text.splitlines() if ": (" in line and ") " in line]
     ids = sorted({line.split("(", 1)[1].split(")", 1)[0] for line in issues})
+    fixes = [KNOWN_FIXES[i] for i in ids if i in KNOWN_FIXES]
+    if set(ids) - set(KNOWN_FIXES):
+        fixes.append("for the others, what Django says above")
     return Problem(
         "Django's deployment checks fail (manage.py check --deploy --fail-level WARNING):\n"
         + "\n".join(f"      {line}" for line in issues or text.splitlines()[-5:]),
-        "fix each in the server's .env: DJANGO_DEBUG=0 (security.W018); a long random DJANGO_SECRET_KEY "
-        "(security.W009: delete the line and run bootstrap.py, which writes a new one); or accept one on "
-        "purpose with DJANGO_SILENCED_SYSTEM_CHECKS="
-        + ",".join(ids or ["security.W0xx"])
-        + ' (iishost/docs/settings.md, "Security checks")',
+        "; ".join(fixes)
+        + "; or, to accept one on purpose, DJANGO_SILENCED_SYSTEM_CHECKS="
+        + ",".join(ids or ["<id>"])
+        + ' in .env (iishost/docs/settings.md, "Security checks")',
     ), ""

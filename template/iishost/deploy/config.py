@@ -4,6 +4,10 @@ Invoke merges, lowest first: invoke.yaml (the template's answers), INVOKE_* envi
 (e.g. INVOKE_IIS_SITE_NAME), then a runtime file: `invoke -f FILE`, or invoke.local.yaml in the
 project folder when no -f is given (load_local_file). That file is git-ignored: it is one server's
 own overrides. Each value is checked here, so a typo fails before anything runs.
+
+invoke.yaml holds strings only: Invoke casts an INVOKE_* variable to the type of the value it
+replaces, which fails for a list (UncastableEnvVar) and makes any boolean true but "0" and "". The
+parsers below accept the strings and the YAML lists and booleans a local file may use.
 """
 
 from __future__ import annotations

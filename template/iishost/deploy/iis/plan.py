@@ -243,8 +243,8 @@ def plan_unregister(settings: Settings, appcmd: str, state: ServerState) -> list
         users = [s.name for s in state.sites.values() if s.app_pool == settings.app_pool and s is not site]
         if users:
             raise Refusal(
-                f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it'
-                + (" (nothing was changed)" if not steps else "")
+                f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it '
+                "(nothing was changed); delete this project's site by hand if that is all you want"
             )
         why = f'remove app pool "{settings.app_pool}"' + (
             "" if site else " (it runs no site: left by an interrupted iis.register?)"
