@@ -59,6 +59,12 @@ def _same_path(a: str, b: str) -> bool:
     return a.replace("/", "\\").rstrip("\\").lower() == b.replace("/", "\\").rstrip("\\").lower()
 
 
+def _same_address(a: Binding, b: Binding) -> bool:
+    """Both listen on one address: the same IP, or either on all of them (`*`)."""
+    first, second = (x.information.rsplit(":", 2)[0] for x in (a, b))
+    return first == second or "*" in (first, second)
+
+
 def _ours(site: Site, settings: Settings) -> bool:
     return _same_path(site.physical_path, str(settings.root))
 
@@ -104,6 +110,20 @@ def refusals(settings: Settings, state: ServerState) -> list[str]:
                     f'binding {binding} is taken by site "{site.name}": remove it there, or change '
                     "iis.hostnames / iis.http_port / iis.https_port for this server (invoke.local.yaml)"
                 )
+    for binding in wanted_bindings(settings):
+        clashes = {
+            (site.name, b.protocol)
+            for site in others
+            for b in site.bindings
+            if b.protocol in {"http", "https"} and b.protocol != binding.protocol and b.port == binding.port
+            and _same_address(b, binding)
+        }  # fmt: skip
+        for name, protocol in sorted(clashes):
+            problems.append(
+                f'port {binding.port} is used by site "{name}" for {protocol}: http and https cannot share '
+                f"an address and port (http.sys), so {binding} would stop one of the two sites; change "
+                "iis.http_port / iis.https_port for this server (invoke.local.yaml)"
+            )
     users = [site.name for site in others if site.app_pool == settings.app_pool]
     if users:
         problems.append(

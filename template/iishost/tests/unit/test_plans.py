@@ -460,3 +460,15 @@ def test_a_misspelt_setting_in_a_file_is_named(section, key):
     config.setdefault(section, {})[key] = "x"
     with pytest.raises(SettingsError, match=f"unknown setting {section}.{key}"):
         from_config(config, ROOT)
+
+
+def test_a_port_another_site_uses_for_the_other_protocol_is_refused():
+    """http.sys cannot listen with http and https on one address and port: our http binding on a port
+    another site serves https on (or the reverse) leaves one of the two sites unable to start."""
+    s = settings(http_port=8443)
+    other = Site("Secure", (Binding("https", "*:8443:shop.example", 1),), "Secure", r"C:\shop")
+    with pytest.raises(Refusal, match='port 8443 is used by site "Secure" for https'):
+        plan_register(s, APPCMD, ServerState(sites={"Secure": other}))
+    elsewhere = Site("Secure", (Binding("https", "10.0.0.5:8443:", 1),), "Secure", r"C:\shop")
+    with pytest.raises(Refusal, match="port 8443"):  # * covers every address, 10.0.0.5 included
+        plan_register(s, APPCMD, ServerState(sites={"Secure": elsewhere}))
