@@ -63,6 +63,99 @@ def test_overrides_env_then_local_file(default_project):
         local.unlink(missing_ok=True)
 
 
+# A value for each documented setting, other than its default: (as typed, as iis.status shows it).
+OVERRIDES = {
+    "iis.site_name": ("Other Site", "Other Site"),
+    "iis.app_pool": ("Other Pool", "Other Pool"),
+    "iis.hostnames": ("www.example.com,Example.com", "www.example.com,example.com"),
+    "iis.https": ("true", "true"),
+    "iis.http_port": ("8080", "8080"),
+    "iis.https_port": ("8443", "8443"),
+    "iis.websockets": ("true", "true"),
+    "deploy.check_url": ("http://127.0.0.1:8123/health/", "http://127.0.0.1:8123/health/"),
+    "deploy.check_timeout": ("2.5", "2.5"),
+    "deploy.step_timeout": ("3600", "3600"),
+    "tools.appcmd": (r"D:\iis\appcmd.exe", r"D:\iis\appcmd.exe"),
+    "tools.icacls": (r"D:\tools\icacls.exe", r"D:\tools\icacls.exe"),
+}
+
+
+def documented_settings(project) -> dict[str, str]:
+    """{setting: environment variable} from the table in iishost/docs/server.md."""
+    rows = {}
+    for line in (project / "iishost" / "docs" / "server.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 4 and cells[1].startswith("INVOKE_"):
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def effective(result) -> dict[str, str]:
+    """The settings block `invoke iis.status` prints: `  key: value` lines under its header."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    block = result.stdout.split("settings (invoke.yaml < INVOKE_* variables < invoke.local.yaml):\n", 1)[1]
+    lines = []
+    for line in block.splitlines():
+        if not line.startswith("  "):
+            break
+        key, _, value = line.strip().partition(":")
+        lines.append((key, value.strip()))
+    return dict(lines)
+
+
+def test_every_documented_setting_is_overridable_by_environment_and_file(default_project):
+    """INVOKE_IIS_HOSTNAMES=www.example.com raised Invoke's UncastableEnvVar (a list in invoke.yaml) and
+    INVOKE_IIS_HTTPS=false read as true: every setting the docs list must arrive as typed."""
+    documented = documented_settings(default_project)
+    assert set(documented) == set(OVERRIDES), "a documented setting without a test value, or the reverse"
+    for key, variable in documented.items():
+        assert variable == "INVOKE_" + key.upper().replace(".", "_"), (key, variable)
+    shown = effective(invoke(default_project, "iis.status"))
+    assert set(shown) == set(documented), "iis.status must show exactly the documented settings"
+
+    by_env = effective(invoke(default_project, "iis.status", **{
+        documented[key]: typed for key, (typed, _) in OVERRIDES.items()
+    }))  # fmt: skip
+    assert by_env == {key: expected for key, (_, expected) in OVERRIDES.items()}
+    falsy = effective(
+        invoke(default_project, "iis.status", INVOKE_IIS_HTTPS="false", INVOKE_IIS_WEBSOCKETS="no")
+    )
+    assert (falsy["iis.https"], falsy["iis.websockets"]) == ("false", "false")
+
+    nested = {}
+    for key, (typed, _) in OVERRIDES.items():
+        section, name = key.split(".")
+        nested.setdefault(section, {})[name] = typed
+    nested["iis"]["hostnames"] = ["www.example.com", "Example.com"]  # YAML lists work in files
+    nested["iis"]["https"] = True
+    for name in ("invoke.local.yaml", "invoke.yaml"):
+        path = default_project / name
+        original = path.read_text(encoding="utf-8") if path.exists() else None
+        try:
+            data = yaml.safe_load(original) if original else {}
+            for section, values in nested.items():
+                data.setdefault(section, {}).update(values)
+            path.write_text(yaml.safe_dump(data), encoding="utf-8")
+            by_file = effective(invoke(default_project, "iis.status"))
+            assert by_file == {key: expected for key, (_, expected) in OVERRIDES.items()}, name
+        finally:
+            if original is None:
+                path.unlink()
+            else:
+                path.write_text(original, encoding="utf-8")
+
+
+def test_a_bad_setting_is_named_with_its_fix(default_project):
+    for variable, value, message in [
+        ("INVOKE_IIS_HTTP_PORT", "eighty", "iis.http_port must be a port number"),
+        ("INVOKE_DEPLOY_CHECK_TIMEOUT", "soon", "deploy.check_timeout must be a number of seconds"),
+        ("INVOKE_IIS_HOSTNAMES", "bad host!", "not a host name"),
+    ]:
+        result = invoke(default_project, "iis.status", **{variable: value})
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_windows_workflow_is_shipped_verbatim(default_project):
     # The workflow's steps are in its composite action (tests/test_windows_workflow.py checks them).
     action = default_project / ".github" / "actions" / "windows-iis" / "action.yml"

@@ -136,7 +136,7 @@ def test_invoke_yaml_carries_the_answers(case):
     config = yaml.safe_load((project / "invoke.yaml").read_text(encoding="utf-8"))
     assert config["iis"]["site_name"] == data.get("iis_site_name", data.get("project_slug", "my_site"))
     assert config["iis"]["app_pool"] == data.get("iis_app_pool", data.get("project_slug", "my_site"))
-    assert config["iis"]["https"] is data.get("https", False)
+    assert config["iis"]["https"] == str(data.get("https", False)).lower()  # strings: see invoke.yaml
     assert config["project"]["name"] == data.get("project_name", "My Site")
 
 

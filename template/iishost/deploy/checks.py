@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .app_plan import deploy_check
 from .config import Settings, SettingsError
 from .venv import python_home
 
@@ -63,3 +64,42 @@ def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
             "mkdir logs (bootstrap.py creates it)",
         ))  # fmt: skip
     return problems
+
+
+# What manage.py prints when checks at the fail level are found (django.core.management.base).
+CHECK_FAILED = "SystemCheckError"
+KNOWN_FIXES = {
+    "security.W018": "DJANGO_DEBUG=0 in the server's .env (security.W018)",
+    "security.W009": "a long random DJANGO_SECRET_KEY in .env or the environment, which wins (security.W009;"
+    ' py -c "import secrets; print(secrets.token_urlsafe(50))" makes one)',
+}
+
+
+def django_checks(settings: Settings, python: str, query) -> tuple[Problem | None, str]:
+    """Run the deploy's own `check --deploy --fail-level WARNING` before anything changes, so a real
+    run refuses and a dry run says it would stop. (problem, "") when the checks fail; (None, note)
+    when they cannot run yet (no venv, a dependency bootstrap.py will install): the deploy runs
+    them again after bootstrap.py, as a step."""
+    result = query(deploy_check(settings, python))
+    if result.returncode == 0:
+        return None, ""
+    text = result.text.strip()
+    if CHECK_FAILED not in text:
+        last = text.splitlines()[-1] if text else f"exit code {result.returncode}"
+        return (
+            None,
+            f"Django's deployment checks could not run yet ({last}); the deploy runs them after bootstrap.py",
+        )
+    issues = [line.strip() for line in text.splitlines() if ": (" in line and ") " in line]
+    ids = sorted({line.split("(", 1)[1].split(")", 1)[0] for line in issues})
+    fixes = [KNOWN_FIXES[i] for i in ids if i in KNOWN_FIXES]
+    if set(ids) - set(KNOWN_FIXES):
+        fixes.append("for the others, what Django says above")
+    return Problem(
+        "Django's deployment checks fail (manage.py check --deploy --fail-level WARNING):\n"
+        + "\n".join(f"      {line}" for line in issues or text.splitlines()[-5:]),
+        "; ".join(fixes)
+        + "; or, to accept one on purpose, DJANGO_SILENCED_SYSTEM_CHECKS="
+        + ",".join(ids or ["<id>"])
+        + ' in .env (iishost/docs/settings.md, "Security checks")',
+    ), ""

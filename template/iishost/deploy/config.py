@@ -4,12 +4,17 @@ Invoke merges, lowest first: invoke.yaml (the template's answers), INVOKE_* envi
 (e.g. INVOKE_IIS_SITE_NAME), then a runtime file: `invoke -f FILE`, or invoke.local.yaml in the
 project folder when no -f is given (load_local_file). That file is git-ignored: it is one server's
 own overrides. Each value is checked here, so a typo fails before anything runs.
+
+invoke.yaml holds strings only: Invoke casts an INVOKE_* variable to the type of the value it
+replaces, which fails for a list (UncastableEnvVar) and makes any boolean true but "0" and "". The
+parsers below accept the strings and the YAML lists and booleans a local file may use.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +27,24 @@ _HOSTNAME = re.compile(_RULES["hostname_pattern"])
 _CONTROL = re.compile(_RULES["control_characters"])
 
 
+# Every deploy setting: its Invoke key and the Settings field it fills. iishost/docs/server.md's table
+# lists the same keys, and a test overrides each one both ways (environment and file).
+FIELDS = {
+    "iis.site_name": "site_name",
+    "iis.app_pool": "app_pool",
+    "iis.hostnames": "hostnames",
+    "iis.https": "https",
+    "iis.http_port": "http_port",
+    "iis.https_port": "https_port",
+    "iis.websockets": "websockets",
+    "deploy.check_url": "check_url",
+    "deploy.check_timeout": "check_timeout",
+    "deploy.step_timeout": "step_timeout",
+    "tools.appcmd": "appcmd",
+    "tools.icacls": "icacls",
+}
+
+
 class SettingsError(ValueError):
     """A setting that cannot work; the message names it and says how to fix it."""
 
@@ -32,7 +55,13 @@ def load_local_file(config, root: Path) -> Path | None:
     if getattr(config, "_runtime_path", None) or not local.is_file():
         return None
     config.set_runtime_path(str(local))
-    config.load_runtime()
+    try:
+        config.load_runtime()
+    except Exception as exc:  # yaml's errors, or Invoke's for a file that is not a mapping
+        raise SettingsError(
+            f"{local.name} is not valid YAML ({' '.join(str(exc).split())}): fix it, or delete it to use "
+            "invoke.yaml alone"
+        ) from None
     return local
 
 
@@ -49,8 +78,23 @@ class Settings:
     websockets: bool
     check_url: str
     check_timeout: float
+    step_timeout: float | None
     appcmd: str
     icacls: str
+
+    def effective(self) -> dict[str, str]:
+        """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
+
+        def show(value) -> str:
+            if isinstance(value, bool):
+                return str(value).lower()
+            if isinstance(value, tuple):
+                return ",".join(value)
+            if isinstance(value, float):
+                return f"{value:g}"
+            return "0" if value is None else str(value)  # step_timeout: none
+
+        return {key: show(getattr(self, name)) for key, name in FIELDS.items()}
 
     @property
     def identity(self) -> str:
@@ -93,6 +137,26 @@ def _bool(value, label: str) -> bool:
     raise SettingsError(f"{label} must be true or false, not {value!r}")
 
 
+def _url(value) -> str:
+    parts = urllib.parse.urlsplit(str(value).strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(
+            f"deploy.check_url must be an http:// or https:// URL with a host, e.g. "
+            f"http://localhost/health/, not {value!r}"
+        )
+    return str(value).strip()
+
+
+def _seconds(value, label: str) -> float:
+    try:
+        seconds = float(str(value).strip() or 0)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(f"{label} must be a number of seconds (0 or more), not {value!r}")
+    return seconds
+
+
 def _hostnames(value) -> tuple[str, ...]:
     names = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
     names = [str(n).strip().lower() for n in names]
@@ -110,21 +174,27 @@ def from_config(config, root: Path) -> Settings:
     """Settings from an Invoke config (anything with nested dict-like .get)."""
     project, iis, deploy = (config.get(k) or {} for k in ("project", "iis", "deploy"))
     tools = config.get("tools") or {}
+    known = set(FIELDS)
+    for section, values in (("iis", iis), ("deploy", deploy), ("tools", tools)):
+        for key in values:
+            if f"{section}.{key}" not in known:
+                raise SettingsError(
+                    f"unknown setting {section}.{key} (invoke.yaml, invoke.local.yaml or invoke -f FILE): "
+                    f"a misspelling? The {section} settings are "
+                    + ", ".join(k for k in FIELDS if k.startswith(section + "."))
+                )
     hostnames = _hostnames(iis.get("hostnames", ["localhost"]))
     https = _bool(iis.get("https", False), "iis.https")
     http_port = _port(iis.get("http_port", 80), "iis.http_port")
     https_port = _port(iis.get("https_port", 443), "iis.https_port")
+    if https and http_port == https_port:
+        raise SettingsError(f"iis.http_port and iis.https_port are both {http_port}: give https its own port")
     host = hostnames[0].removeprefix("*.")
     scheme, port = ("https", https_port) if https else ("http", http_port)
     default_url = (
         f"{scheme}://{host}{'' if port == {'http': 80, 'https': 443}[scheme] else f':{port}'}/health/"
     )
-    try:
-        timeout = float(deploy.get("check_timeout", 60))
-    except (TypeError, ValueError):
-        raise SettingsError(
-            f"deploy.check_timeout must be seconds, not {deploy.get('check_timeout')!r}"
-        ) from None
+    timeout = _seconds(deploy.get("check_timeout", 60), "deploy.check_timeout")
     return Settings(
         root=Path(root),
         database=str(project.get("database", "sqlite")),
@@ -135,8 +205,9 @@ def from_config(config, root: Path) -> Settings:
         http_port=http_port,
         https_port=https_port,
         websockets=_bool(iis.get("websockets", False), "iis.websockets"),
-        check_url=str(deploy.get("check_url") or default_url),
+        check_url=_url(deploy.get("check_url") or default_url),
         check_timeout=timeout,
+        step_timeout=_seconds(deploy.get("step_timeout", 0), "deploy.step_timeout") or None,
         appcmd=str(tools.get("appcmd") or ""),
         icacls=str(tools.get("icacls") or ""),
     )

@@ -21,7 +21,7 @@ from .acl.state import AclState, read_aces
 from .config import Settings, SettingsError, from_config, load_local_file
 from .iis.state import ServerState, read_state
 from .plan import Refusal, Step, describe, to_json
-from .runner import Runner, StepFailed, query
+from .runner import QueryFailed, Runner, StepFailed, query
 from .venv import python_home
 
 # Help for the --dry-run and --json flags of every task that changes the server.
@@ -30,15 +30,25 @@ PLAN_HELP = {
     "json": 'print the plan as JSON: [{"why": ..., "argv": [...]}]; changes nothing',
 }
 NO_IIS = "no IIS on this machine (appcmd.exe not found): planning against an empty server"
+# After an IIS step fails or is interrupted: the way back, besides finishing with the same command.
+UNDO_IIS = (
+    "To undo instead: `invoke iis.unregister` removes this project's site and app pool (only if the site "
+    "is on this folder); `invoke iis.status` shows what exists now."
+)
 
 
 @contextlib.contextmanager
 def user_errors():
-    """Turn the errors a user can fix into a clean exit with the message."""
+    """Turn the errors a user can fix into a clean exit with the message. A failure while steps run is
+    a StepFailed (its report says what was done); Ctrl+C anywhere else comes before or after them."""
     try:
         yield
-    except (SettingsError, Refusal, StepFailed) as exc:
+    except (SettingsError, Refusal, StepFailed, QueryFailed) as exc:
         raise Exit(f"\n{exc}", code=1) from None
+    except KeyboardInterrupt:
+        raise Exit(
+            "\nInterrupted (Ctrl+C) while reading the server's state: nothing was changed.", code=130
+        ) from None
 
 
 @dataclass
@@ -51,13 +61,18 @@ class Session:
     steps: list[Step] = field(default_factory=list)
 
     @classmethod
-    def open(cls, c, dry_run=False, as_json=False) -> Session:
+    def open(cls, c, dry_run=False, as_json=False, needs: tuple[str, ...] = ()) -> Session:
+        """Settings and tools; a real run that needs a missing tool is refused here, before the
+        server is read (an empty state would otherwise read as "nothing to change")."""
         load_local_file(c.config, PROJECT_ROOT)
         settings = from_config(c.config, PROJECT_ROOT)
-        return cls(
+        session = cls(
             settings, dry_run or as_json, as_json,
             tools.find("appcmd", settings.appcmd), tools.find("icacls", settings.icacls),
         )  # fmt: skip
+        if not session.dry_run and needs:
+            session.refuse_unless_able(needs)
+        return session
 
     def note(self, message: str) -> None:
         """Commentary: on stderr with --json so stdout stays one JSON document."""
@@ -118,15 +133,16 @@ class Session:
                 describe(steps, title + (" (dry run: nothing changed)" if self.dry_run else "")), flush=True
             )
 
-    def execute(self, steps: list[Step], title: str, needs: tuple[str, ...]) -> None:
-        """--dry-run/--json: show the plan. Otherwise apply it, stopping at the first failure."""
+    def execute(self, steps: list[Step], title: str, needs: tuple[str, ...], hint: str = "") -> None:
+        """--dry-run/--json: show the plan. Otherwise apply it, stopping at the first failure with the
+        done/not-done report (`hint`: how to undo instead)."""
         if self.dry_run:
             self.show(steps, title)
             return
+        self.refuse_unless_able(needs)
         if not steps:
             print(f"{title}: nothing to change.", flush=True)
             return
-        self.refuse_unless_able(needs)
         print(f"{title}: {len(steps)} step(s)", flush=True)
-        Runner().apply(steps)
+        Runner(timeout=self.settings.step_timeout, hint=hint).apply(steps)
         print(f"{title}: done.", flush=True)

@@ -9,10 +9,10 @@ from invoke.exceptions import Exit
 
 from .acl.tasks import grant_steps
 from .app_plan import plan_app
-from .checks import check_all
-from .iis.plan import plan_recycle, plan_register
+from .checks import check_all, django_checks
+from .iis.plan import plan_register, plan_restart
 from .runner import query
-from .session import PLAN_HELP, Session, user_errors
+from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
 from .venv import package_set
 from .verify import failure_message, wait_for_200
 
@@ -28,29 +28,42 @@ def deploy(c, dry_run=False, json=False):
     with user_errors():
         session = Session.open(c, dry_run, json)
         settings = session.settings
+        state = session.server_state()  # first: an unreadable IIS is named before its modules are asked
         problems = check_all(settings, session.appcmd, query)
+        failed, note = django_checks(settings, sys.executable, query)
+        problems += [failed] if failed else []
+        if note:
+            session.note(note)
         if problems and not session.dry_run:
             raise Exit(
                 "Prerequisites missing (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems)
             )
         for problem in problems:
             session.note(f"prerequisite missing: {problem}")
-        state = session.server_state()
+        if problems:
+            session.note(
+                f"A real deploy would stop here, before any change: {len(problems)} problem(s) above."
+            )
         iis_steps = plan_register(settings, session.appcmd_argv0, state)
         acl_steps = grant_steps(session, show=False)
         # A new pool starts fresh; an existing one is recycled so the new code and settings load.
-        restart = (
-            plan_recycle(settings, session.appcmd_argv0, state) if settings.app_pool in state.pools else []
-        )
+        restart = plan_restart(settings, session.appcmd_argv0, state)
         session.note(f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)")
         if package_set(settings.root) == "dev":
             session.note(DEV_SET_NOTE)
         session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart, "deploy",
-                        ("appcmd", "icacls"))  # fmt: skip
+                        ("appcmd", "icacls"), UNDO_IIS)  # fmt: skip
         if session.dry_run:
             session.note(f"then: wait up to {settings.check_timeout:g} s for 200 from {settings.check_url}")
             return
-        ok, last = wait_for_200(settings.check_url, settings.check_timeout)
+        try:
+            ok, last = wait_for_200(settings.check_url, settings.check_timeout)
+        except KeyboardInterrupt:
+            raise Exit(
+                "\nInterrupted (Ctrl+C) while waiting for the site: every step was applied; "
+                f"check {settings.check_url} yourself.",
+                code=130,
+            ) from None
         if not ok:
             raise Exit(
                 failure_message(settings.check_url, settings.check_timeout, last, settings.root), code=1

@@ -58,6 +58,7 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
         ["add", "site"],
         ["set", "app"],
         ["unlock", "config"],
+        ["set", "config"],
     ]
     assert [s["argv"][3] for s in plan if "icacls" in s["argv"][0]][-1].endswith(":(OI)(CI)M")
     assert "planning against an empty server" in result.stderr
@@ -66,7 +67,7 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
 def test_dry_run_text_and_real_run_refusal_without_iis():
     env = clean_env(PATH=str(BIN))
     shown = invoke("iis.register", "--dry-run", env=env)
-    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 5 step(s)" in shown.stdout
+    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 6 step(s)" in shown.stdout
     assert "+ " in shown.stdout and "/name:" in shown.stdout
     refused = invoke("iis.register", env=env)
     assert refused.returncode == 1
@@ -271,3 +272,120 @@ def test_dry_run_before_bootstrap_plans_with_the_python_that_will_make_the_venv(
     assert changing(state) == []
     real = invoke("deploy", cwd=project, env=env)
     assert real.returncode == 1 and "Prerequisites missing (nothing was changed)" in real.stderr
+
+
+@posix_only
+def test_a_site_of_another_folder_is_neither_taken_over_nor_deleted(fake_server):
+    """INVOKE_IIS_SITE_NAME="Default Web Site" once repointed that site to this project, moved it to our
+    pool and deleted its bindings (exit 0); unregister deleted it."""
+    project, state, env = fake_server
+    env = {**env, "INVOKE_IIS_SITE_NAME": "Default Web Site"}
+    for task in ("iis.register", "iis.unregister", "deploy"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 1, task + result.stdout + result.stderr
+        assert (
+            'site "Default Web Site" serves %SystemDrive%\\inetpub\\wwwroot, not this project'
+            in result.stderr
+        )
+        assert "nothing was changed" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert changing(state) == []
+
+
+@posix_only
+def test_tasks_without_appcmd_refuse_instead_of_finding_nothing_to_change(fake_server):
+    project, state, env = fake_server
+    env = {**env, "PATH": str(BIN)}
+    for task in ("iis.unregister", "iis.recycle", "iis.register"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 1, task
+        assert "appcmd.exe not found" in result.stderr and "nothing to change" not in result.stdout, task
+
+
+@posix_only
+def test_a_step_over_the_time_limit_ends_in_the_report_not_a_traceback(fake_server):
+    """Steps stream and have no time limit unless deploy.step_timeout sets one; a step that outlives it
+    is stopped and reported with what was done and what was not."""
+    project, state, env = fake_server
+    env = {**env, "FAKE_APPCMD_SECONDS": "3", "INVOKE_DEPLOY_STEP_TIMEOUT": "1"}
+    result = invoke("iis.register", cwd=project, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "TIMED OUT after 1 s (deploy.step_timeout): app pool" in result.stderr
+    assert "Applied before the failure (0)" in result.stderr and "may be partly applied" in result.stderr
+    assert "invoke iis.unregister" in result.stderr
+
+
+@posix_only
+@pytest.mark.parametrize(
+    "unsafe, check",
+    [({"DJANGO_DEBUG": "1"}, "security.W018"), ({"DJANGO_SECRET_KEY": "change-me"}, "security.W009")],
+)
+def test_unsafe_production_settings_stop_the_deploy_before_any_change(fake_server, unsafe, check):
+    """DEBUG on or a placeholder key were only warnings of `check --deploy`: the deploy went on."""
+    project, state, env = fake_server
+    env = {**env, **unsafe}
+    dry = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert check in dry.stdout and "A real deploy would stop here, before any change" in dry.stdout
+    real = invoke("deploy", cwd=project, env=env)
+    assert real.returncode == 1 and "Prerequisites missing (nothing was changed)" in real.stderr
+    assert check in real.stderr and f"DJANGO_SILENCED_SYSTEM_CHECKS={check}" in real.stderr
+    assert changing(state) == [] and not (project / "static").exists()
+
+    silenced = invoke("deploy", "--dry-run", cwd=project, env={**env, "DJANGO_SILENCED_SYSTEM_CHECKS": check})
+    assert silenced.returncode == 0 and check not in silenced.stdout, silenced.stdout
+    assert "would stop" not in silenced.stdout
+
+
+@posix_only
+def test_static_files_are_readable_by_the_account_iis_serves_them_as_on_a_hardened_folder(fake_server):
+    """IIS serves /static/ itself as the anonymous user, IUSR by default, whom the app-pool grants do not
+    cover: 401.3 once the project folder no longer inherits Users' read. The site's anonymous user is the
+    app-pool identity instead (userName ""), which acl.grant already gives read on the project."""
+    from iishost.tests.fakes import static_file
+
+    project, state, env = fake_server
+    env = {**env, "INVOKE_IIS_SITE_NAME": SITE, "INVOKE_IIS_APP_POOL": POOL}
+    css = project / "static" / "app.css"
+    css.parent.mkdir()
+    css.write_text("body{}", encoding="utf-8")
+    for args in (["/inheritance:r"], ["/grant:r", "BUILTIN\\Administrators:(OI)(CI)F"]):
+        assert subprocess.run(["icacls", str(project), *args], env=env, capture_output=True).returncode == 0
+    for task in ("iis.register", "acl.grant"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert static_file.get(state, SITE, css, env) == (200, f"IIS APPPOOL\\{POOL}")
+    assert invoke("iis.register", "--json", cwd=project, env=env).stdout.strip() == "[]"
+
+
+@posix_only
+def test_a_broken_file_a_misspelt_setting_or_an_unreadable_iis_are_named_not_tracebacks(fake_server):
+    project, state, env = fake_server
+    local = project / "invoke.local.yaml"
+    for text, message in [
+        ("iis: [unclosed\n", "invoke.local.yaml is not valid YAML"),
+        ("iis:\n  hostname: www.example.com\n", "unknown setting iis.hostname"),
+    ]:
+        local.write_text(text, encoding="utf-8")
+        result = invoke("iis.status", cwd=project, env=env)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    local.unlink()
+    for task in (["iis.status"], ["deploy", "--dry-run"], ["iis.register", "--dry-run"]):
+        result = invoke(*task, cwd=project, env={**env, "FAKE_APPCMD_NOT_ELEVATED": "1"})
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "insufficient permissions" in result.stderr and "Run as administrator" in result.stderr
+
+
+@posix_only
+def test_a_deploy_starts_a_stopped_pool_once(fake_server):
+    """register's plan starts a stopped pool and the restart started it again: appcmd refuses a second
+    start ("already been started"), so the deploy failed after every other step."""
+    project, state, env = fake_server
+    assert invoke("iis.register", cwd=project, env=env).returncode == 0
+    stop = subprocess.run(
+        ["appcmd", "stop", "apppool", f"/apppool.name:{SLUG}"], env=env, capture_output=True
+    )
+    assert stop.returncode == 0, stop.stdout
+    plan = json.loads(invoke("deploy", "--json", cwd=project, env=env).stdout)
+    starts = [s["argv"][1:] for s in plan if s["argv"][1:3] == ["start", "apppool"]]
+    assert len(starts) == 1 and not [s for s in plan if s["argv"][1:3] == ["recycle", "apppool"]]

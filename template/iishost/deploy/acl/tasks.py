@@ -34,7 +34,7 @@ def grant_steps(session: Session, show: bool = True):
 def grant(c, dry_run=False, json=False):
     """Grant IIS AppPool\\<pool> read & execute on project, venv, Python; modify on logs, media, data."""
     with user_errors():
-        session = Session.open(c, dry_run, json)
+        session = Session.open(c, dry_run, json, ("icacls",))
         session.execute(grant_steps(session), "ACL", ("icacls",))
 
 

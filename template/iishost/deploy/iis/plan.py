@@ -1,14 +1,18 @@
 """Plan the appcmd commands that make IIS match the settings, and only those.
 
 Pure: (Settings, ServerState) in, list of Steps out. Anything another site owns (its bindings, its
-app pool) is never changed: the planner raises Refusal instead, naming the owner and the fix.
+app pool) is never changed: the planner raises Refusal instead, naming the owner and the fix. A site
+is this project's only when its root serves this project's folder: a site of the configured name on
+another folder is someone else's (iis.site_name: "Default Web Site" must not take that site over).
 """
 
 from __future__ import annotations
 
+import subprocess
+
 from ..config import Settings
 from ..plan import Refusal, Step
-from .state import HANDLERS_SECTION, Binding, ServerState
+from .state import ANONYMOUS_SECTION, HANDLERS_SECTION, Binding, ServerState, Site
 
 # A Python process lives for hours and keeps state warm; IIS's defaults are tuned for ASP.NET.
 POOL_SETTINGS = {
@@ -55,6 +59,29 @@ def _same_path(a: str, b: str) -> bool:
     return a.replace("/", "\\").rstrip("\\").lower() == b.replace("/", "\\").rstrip("\\").lower()
 
 
+def _same_address(a: Binding, b: Binding) -> bool:
+    """Both listen on one address: the same IP, or either on all of them (`*`)."""
+    first, second = (x.information.rsplit(":", 2)[0] for x in (a, b))
+    return first == second or "*" in (first, second)
+
+
+def _ours(site: Site, settings: Settings) -> bool:
+    return _same_path(site.physical_path, str(settings.root))
+
+
+def _not_ours(site: Site, settings: Settings) -> str:
+    root = str(settings.root)
+    move = subprocess.list2cmdline(
+        ["appcmd", "set", "vdir", f"/vdir.name:{site.name}/", f"/physicalPath:{root}"]
+    )
+    return (
+        f'site "{site.name}" serves {site.physical_path}, not this project ({root}): it is not this '
+        "project's to change or delete. Set iis.site_name to a name of this project's own (invoke.local.yaml "
+        f"or INVOKE_IIS_SITE_NAME); if that site really is this project's from a former folder, point it "
+        f"here yourself ({move}) and run the same command again"
+    )
+
+
 def pool_command(verb: str, why: str, settings: Settings, appcmd: str) -> Step:
     """`appcmd <verb> apppool /apppool.name:<pool>`: start, recycle, delete."""
     return Step(why, [appcmd, verb, "apppool", f"/apppool.name:{settings.app_pool}"])
@@ -63,7 +90,18 @@ def pool_command(verb: str, why: str, settings: Settings, appcmd: str) -> Step:
 def refusals(settings: Settings, state: ServerState) -> list[str]:
     """What another site owns that this one would need: bindings and the app pool."""
     problems = []
+    site = state.sites.get(settings.site_name)
+    if site is not None and not _ours(site, settings):
+        problems.append(_not_ours(site, settings))
     others = [site for name, site in state.sites.items() if name != settings.site_name]
+    for other in others:
+        if _ours(other, settings):
+            problems.append(
+                f'site "{other.name}" already serves this folder (app pool "{other.app_pool}"): a second '
+                "site here would run without its folder permissions. Keep that name (iis.site_name: "
+                f'"{other.name}", iis.app_pool: "{other.app_pool}") or delete it first: '
+                + subprocess.list2cmdline(["appcmd", "delete", "site", f"/site.name:{other.name}"])
+            )
     for binding in wanted_bindings(settings):
         for site in others:
             if any((b.protocol, b.information.lower()) == (binding.protocol, binding.information.lower())
@@ -72,6 +110,20 @@ def refusals(settings: Settings, state: ServerState) -> list[str]:
                     f'binding {binding} is taken by site "{site.name}": remove it there, or change '
                     "iis.hostnames / iis.http_port / iis.https_port for this server (invoke.local.yaml)"
                 )
+    for binding in wanted_bindings(settings):
+        clashes = {
+            (site.name, b.protocol)
+            for site in others
+            for b in site.bindings
+            if b.protocol in {"http", "https"} and b.protocol != binding.protocol and b.port == binding.port
+            and _same_address(b, binding)
+        }  # fmt: skip
+        for name, protocol in sorted(clashes):
+            problems.append(
+                f'port {binding.port} is used by site "{name}" for {protocol}: http and https cannot share '
+                f"an address and port (http.sys), so {binding} would stop one of the two sites; change "
+                "iis.http_port / iis.https_port for this server (invoke.local.yaml)"
+            )
     users = [site.name for site in others if site.app_pool == settings.app_pool]
     if users:
         problems.append(
@@ -117,18 +169,19 @@ def plan_site(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
     steps = []
     if site is None:
         http = ",".join(str(b) for b in wanted if b.protocol == "http")
+        leftover = (
+            f' (app pool "{settings.app_pool}" exists without it: an interrupted iis.register?)'
+            if settings.app_pool in state.pools
+            and not any(s.app_pool == settings.app_pool for s in state.sites.values())
+            else ""
+        )
         steps.append(Step(
-            f'site "{name}" does not exist: create it on the project folder with its http bindings',
+            f'site "{name}" does not exist{leftover}: create it on the project folder with its http bindings',
             [appcmd, "add", "site", f"/name:{name}", f"/physicalPath:{root}", f"/bindings:{http}"],
         ))  # fmt: skip
         current_bindings: tuple[Binding, ...] = tuple(b for b in wanted if b.protocol == "http")
     else:
         current_bindings = site.bindings
-        if not _same_path(site.physical_path, root):
-            steps.append(Step(
-                f'site "{name}" points at {site.physical_path!r}, not this project folder',
-                [appcmd, "set", "vdir", f"/vdir.name:{name}/", f"/physicalPath:{root}"],
-            ))  # fmt: skip
     if site is None or site.app_pool != settings.app_pool:
         why = (
             "run the new site in its own app pool"
@@ -159,11 +212,20 @@ def plan_site(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
                 f"binding {binding} is not in the settings (iis.hostnames, ports, https)",
                 [appcmd, "set", "site", f"/site.name:{name}", f"/-bindings.[{_binding_item(binding)}]"],
             ))  # fmt: skip
-    if name not in state.handlers_unlocked or (site and not _same_path(site.physical_path, root)):
+    if name not in state.handlers_unlocked:
         steps.append(Step(
             f"web.config maps requests to HttpPlatformHandler in <handlers>, a section IIS locks by "
             f'default (500.19, 0x80070021): unlock it for site "{name}" only',
             [appcmd, "unlock", "config", f"{name}/", f"/section:{HANDLERS_SECTION}", "/commit:apphost"],
+        ))  # fmt: skip
+    anonymous = state.anonymous_user.get(name) if site is not None else None
+    if anonymous != "":
+        steps.append(Step(
+            f"IIS serves static/ itself, reading files as the anonymous user ({anonymous or 'IUSR'}), whom "
+            "the folder grants do not cover (401.3 on a hardened folder): make anonymous requests of "
+            f'site "{name}" run as its app-pool identity (userName ""), already granted read',
+            [appcmd, "set", "config", f"{name}/", f"/section:{ANONYMOUS_SECTION}", "/userName:",
+             "/commit:apphost"],
         ))  # fmt: skip
     if site is not None and site.state.lower() == "stopped":
         steps.append(Step(f'site "{name}" is stopped', [appcmd, "start", "site", f"/site.name:{name}"]))
@@ -174,31 +236,40 @@ def plan_register(settings: Settings, appcmd: str, state: ServerState) -> list[S
     """App pool first (the site refers to it), then the site, its bindings and the handlers unlock."""
     problems = refusals(settings, state)
     if problems:
-        raise Refusal("Refusing to change IIS:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise Refusal(
+            "Refusing to change IIS (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems)
+        )
     return plan_pool(settings, appcmd, state) + plan_site(settings, appcmd, state)
 
 
 def plan_unregister(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
-    """Delete the site, then its pool unless another site still runs in it."""
+    """Delete the site, then its pool unless another site still runs in it. Only this project's: a site
+    on another folder, or one that also holds other applications, is refused whole."""
     steps = []
-    if settings.site_name in state.sites:
-        steps.append(
-            Step(
-                f'remove site "{settings.site_name}"',
-                [appcmd, "delete", "site", f"/site.name:{settings.site_name}"],
+    site = state.sites.get(settings.site_name)
+    if site is not None:
+        if not _ours(site, settings):
+            raise Refusal(f"Refusing to unregister (nothing was changed): {_not_ours(site, settings)}")
+        if site.others():
+            raise Refusal(
+                f'Refusing to unregister (nothing was changed): site "{site.name}" also holds '
+                f"{', '.join(site.others())}; deleting the site would delete them. Move or remove them first "
+                "(IIS Manager, or appcmd delete app / delete vdir)"
             )
+        steps.append(
+            Step(f'remove site "{site.name}"', [appcmd, "delete", "site", f"/site.name:{site.name}"])
         )
     if settings.app_pool in state.pools:
-        users = [
-            s.name
-            for s in state.sites.values()
-            if s.app_pool == settings.app_pool and s.name != settings.site_name
-        ]
+        users = [s.name for s in state.sites.values() if s.app_pool == settings.app_pool and s is not site]
         if users:
             raise Refusal(
-                f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it'
+                f'app pool "{settings.app_pool}" also runs {", ".join(map(repr, users))}: not deleting it '
+                "(nothing was changed); delete this project's site by hand if that is all you want"
             )
-        steps.append(pool_command("delete", f'remove app pool "{settings.app_pool}"', settings, appcmd))
+        why = f'remove app pool "{settings.app_pool}"' + (
+            "" if site else " (it runs no site: left by an interrupted iis.register?)"
+        )
+        steps.append(pool_command("delete", why, settings, appcmd))
     return steps
 
 
@@ -208,9 +279,26 @@ def plan_recycle(settings: Settings, appcmd: str, state: ServerState) -> list[St
     pool = state.pools.get(settings.app_pool)
     if pool is None:
         raise Refusal(f'app pool "{settings.app_pool}" does not exist: run `invoke iis.register` first')
+    users = [
+        s.name for s in state.sites.values() if s.app_pool == settings.app_pool and not _ours(s, settings)
+    ]
+    if users:
+        raise Refusal(
+            f'app pool "{settings.app_pool}" also runs site(s) {", ".join(map(repr, users))}: recycling it '
+            "would restart them too (nothing was changed); set iis.app_pool to this project's own pool"
+        )
     if pool.state.lower() == "stopped":
         return [
             pool_command("start", f'app pool "{settings.app_pool}" is stopped: start it', settings, appcmd)
         ]
     why = "restart the app (new code, settings): overlapped recycle of its app pool"
     return [pool_command("recycle", why, settings, appcmd)]
+
+
+def plan_restart(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    """The deploy's restart after plan_register: a recycle of a running pool. A new pool starts by
+    itself and plan_register already starts a stopped one (a second start is an appcmd error)."""
+    pool = state.pools.get(settings.app_pool)
+    if pool is None or pool.state.lower() == "stopped":
+        return []
+    return plan_recycle(settings, appcmd, state)

@@ -14,7 +14,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from ..runner import QueryFailed
+
 HANDLERS_SECTION = "system.webServer/handlers"
+ANONYMOUS_SECTION = "system.webServer/security/authentication/anonymousAuthentication"
+# anonymousAuthentication's userName when none is set (IIS_schema.xml; applicationHost.config as
+# IIS 10 ships it says userName="IUSR" too).
+DEFAULT_ANONYMOUS_USER = "IUSR"
 # appcmd's message when a web.config sets a section locked above it (IIS error 0x80070021).
 LOCKED_MARKER = "locked at a parent level"
 
@@ -40,6 +46,12 @@ class Site:
     app_pool: str
     physical_path: str
     state: str = "Unknown"
+    # Every application and virtual directory of the site as (URL path, folder), the root's included.
+    applications: tuple[tuple[str, str], ...] = ()
+
+    def others(self) -> list[str]:
+        """What the site holds besides its root: `/reports (C:\\reports)` for each."""
+        return [f"{path} ({folder})" for path, folder in self.applications if path != "/"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class ServerState:
     sites: dict[str, Site] = field(default_factory=dict)
     pools: dict[str, AppPool] = field(default_factory=dict)
     handlers_unlocked: set[str] = field(default_factory=set)  # site names whose web.config may set handlers
+    # Per site: the account anonymous requests run as ("" = the app pool's identity).
+    anonymous_user: dict[str, str] = field(default_factory=dict)
 
 
 def _parse(xml: bytes | str) -> ET.Element:
@@ -88,7 +102,13 @@ def _site_from_config(item: ET.Element) -> Site:
     name = item.get("SITE.NAME", "")
     bindings: list[Binding] = []
     pool, path = "", ""
+    applications = []
     if config is not None:
+        for app in config.iterfind("application"):
+            base = app.get("path", "/").rstrip("/")
+            for vdir in app.iterfind("virtualDirectory"):
+                full = (base + "/" + vdir.get("path", "/").strip("/")).rstrip("/") or "/"
+                applications.append((full, vdir.get("physicalPath", "")))
         for b in config.iterfind("bindings/binding"):
             bindings.append(
                 Binding(b.get("protocol", ""), b.get("bindingInformation", ""), int(b.get("sslFlags", 0)))
@@ -104,7 +124,7 @@ def _site_from_config(item: ET.Element) -> Site:
         for text in filter(None, item.get("bindings", "").split(",")):
             protocol, _, information = text.partition("/")
             bindings.append(Binding(protocol, information))
-    return Site(name, tuple(bindings), pool, path, item.get("state", "Unknown"))
+    return Site(name, tuple(bindings), pool, path, item.get("state", "Unknown"), tuple(applications))
 
 
 def parse_sites(xml: bytes | str) -> dict[str, Site]:
@@ -117,6 +137,22 @@ def handlers_locked(list_config_output: str) -> bool:
     return LOCKED_MARKER in list_config_output
 
 
+def parse_anonymous_user(list_config_output: str) -> str:
+    """From `appcmd list config "S/" /section:...anonymousAuthentication /config:*`: the userName
+    (an empty one means the app-pool identity, Microsoft "Application Pool Identity as Anonymous User")."""
+    element = _parse(list_config_output).find(".//anonymousAuthentication")
+    return DEFAULT_ANONYMOUS_USER if element is None else element.get("userName", DEFAULT_ANONYMOUS_USER)
+
+
+def unreadable(what: str, result) -> QueryFailed:
+    """appcmd could not read IIS's configuration: most often a prompt that is not elevated."""
+    return QueryFailed(
+        f"{what} failed (exit code {result.returncode}): {' '.join(result.text.split())}\n"
+        "IIS's configuration is readable by administrators only: open PowerShell with 'Run as "
+        "administrator' and run the same command (nothing was changed)."
+    )
+
+
 def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
     """Ask appcmd (through `query(argv) -> Result`) for all sites and pools (another site may hold a
     binding we want) and whether `site_name`'s web.config may set the handlers section."""
@@ -126,11 +162,17 @@ def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
     for kind in ("site", "apppool"):
         result = query([appcmd, "list", kind, "/config:*", "/xml"])
         if result.returncode:
-            raise RuntimeError(f"appcmd list {kind} failed ({result.returncode}): {result.text.strip()}")
+            raise unreadable(f"appcmd list {kind}", result)
         results[kind] = result.stdout
     state = ServerState(sites=parse_sites(results["site"]), pools=parse_pools(results["apppool"]))
     if site_name in state.sites:
         result = query([appcmd, "list", "config", f"{site_name}/", f"/section:{HANDLERS_SECTION}"])
         if result.returncode == 0 and not handlers_locked(result.text):
             state.handlers_unlocked.add(site_name)
+        result = query(
+            [appcmd, "list", "config", f"{site_name}/", f"/section:{ANONYMOUS_SECTION}", "/config:*"]
+        )
+        if result.returncode:
+            raise unreadable("appcmd list config (anonymousAuthentication)", result)
+        state.anonymous_user[site_name] = parse_anonymous_user(result.stdout)
     return state

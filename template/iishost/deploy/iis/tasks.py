@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection, task
 
 from ..plan import describe
-from ..session import PLAN_HELP, Session, user_errors
+from ..session import PLAN_HELP, UNDO_IIS, Session, user_errors
 from .plan import plan_recycle, plan_register, plan_unregister, wanted_bindings
 
 NEEDS = ("appcmd",)
@@ -14,9 +14,9 @@ NEEDS = ("appcmd",)
 def run_plan(c, dry_run, json, planner) -> None:
     """Read the server, plan with `planner`, then show or apply the steps."""
     with user_errors():
-        session = Session.open(c, dry_run, json)
+        session = Session.open(c, dry_run, json, NEEDS)
         steps = planner(session.settings, session.appcmd_argv0, session.server_state())
-        session.execute(steps, "IIS", NEEDS)
+        session.execute(steps, "IIS", NEEDS, UNDO_IIS)
 
 
 @task(help=PLAN_HELP)
@@ -51,9 +51,17 @@ def status(c):
             for binding in site.bindings:
                 print(f"  binding {binding}")
             print("  handlers section: " + ("unlocked" if site.name in state.handlers_unlocked else "LOCKED"))
+            anonymous = state.anonymous_user.get(site.name)
+            print(
+                "  anonymous requests (and static files) run as: "
+                + ("the app pool identity" if anonymous == "" else f"{anonymous} (iis.register changes it)")
+            )
         else:
             print(f'site "{settings.site_name}": not registered')
         print("wanted bindings: " + ", ".join(map(str, wanted_bindings(settings))))
+        print("settings (invoke.yaml < INVOKE_* variables < invoke.local.yaml):")
+        for key, value in settings.effective().items():
+            print(f"  {key}: {value}")
         print(describe(plan_register(settings, session.appcmd_argv0, state), "iis.register would change"))
 
 

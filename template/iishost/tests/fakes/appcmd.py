@@ -17,6 +17,24 @@ getting-started-with-appcmdexe) and seen in its output:
     "P". )`, exit code 183 (0xb7, ERROR_ALREADY_EXISTS, the low word of the hresult).
   - not found: `ERROR ( message:Cannot find APPPOOL object with identifier "P". )`, exit code 1168
     (ERROR_NOT_FOUND; seen in one public test suite, not in Microsoft's docs).
+  - not elevated ($FAKE_APPCMD_NOT_ELEVATED, a test knob): appcmd cannot read the configuration and
+    says `ERROR ( message:Configuration error\nFilename: redirection.config\nLine Number: 0\n
+    Description: Cannot read configuration file due to insufficient permissions\n. )` (the message
+    IIS gives a non-administrator; exit code 5, ERROR_ACCESS_DENIED, assumed).
+  - start of a started pool or site, stop of a stopped one: `ERROR ( hresult:80070420, ...The
+    service has already been started. )` (Windows error 1056, ERROR_SERVICE_ALREADY_RUNNING) and
+    `... hresult:80070426 ... The service has not been started. )` (1062); appcmd's wrapping as
+    for its other errors, the exit code the hresult's low word (assumed, as above).
+  - $FAKE_APPCMD_SECONDS (a test knob, not appcmd's): each changing command first waits that long,
+    as a busy server's configuration commit can.
+  - anonymousAuthentication (IIS configuration reference, `<anonymousAuthentication>`; Microsoft,
+    "Application Pool Identity as Anonymous User"): applicationHost.config ships
+    `enabled="true" userName="IUSR"`; `list config "S/" /section:...anonymousAuthentication` prints
+    the effective section nested in its groups (`/config:*` adds the schema defaults); the section is
+    locked for web.config files (overrideModeDefault="Deny"), so `set config "S/" ... /userName:`
+    needs `/commit:apphost`, which writes `<location path="S">`; without it appcmd reports the
+    locked-section error below. An empty userName means "the app pool's identity".
+    fakes/static_file.py answers what IIS's static file handler would, from this state.
   - a web.config setting a locked section: IIS error 0x80070021's description ("This configuration
     section cannot be used at this path. This happens when the section is locked at a parent
     level..."), exit code 13 (assumed).
@@ -28,6 +46,7 @@ import json
 import os
 import re
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -53,6 +72,11 @@ EMPTY = """<?xml version="1.0" encoding="UTF-8"?>
   </system.applicationHost>
   <system.webServer>
     <modules />
+    <security>
+      <authentication>
+        <anonymousAuthentication enabled="true" userName="IUSR" />
+      </authentication>
+    </security>
   </system.webServer>
 </configuration>
 """
@@ -210,6 +234,24 @@ def binding_item(text: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)='([^']*)'", match[1]))
 
 
+ANONYMOUS = "system.webServer/security/authentication/anonymousAuthentication"
+# The section's schema defaults (IIS_schema.xml), shown by /config:*.
+ANONYMOUS_DEFAULTS = {"enabled": "false", "userName": "IUSR", "password": "", "logonMethod": "ClearText"}
+
+
+def anonymous_settings(root: ET.Element, site: str) -> dict[str, str]:
+    """The effective section for a site: schema defaults, then the server level, then <location path=site>."""
+    values = dict(ANONYMOUS_DEFAULTS)
+    server = root.find(ANONYMOUS)
+    if server is not None:
+        values.update(server.attrib)
+    for location in root.findall("location"):
+        element = location.find(ANONYMOUS)
+        if site and location.get("path") == site and element is not None:
+            values.update(element.attrib)
+    return values
+
+
 def unlocked(root: ET.Element, site: str) -> bool:
     return any(
         loc.get("path") == site
@@ -225,6 +267,14 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         raise Fail("ERROR ( message:Unknown command or object. )", 87)
     verb, kind, rest = argv[0].lower(), argv[1].lower(), argv[2:]
+    if os.environ.get("FAKE_APPCMD_NOT_ELEVATED"):
+        raise Fail(
+            "ERROR ( message:Configuration error\nFilename: redirection.config\nLine Number: 0\n"
+            "Description: Cannot read configuration file due to insufficient permissions\n. )",
+            5,
+        )
+    if verb != "list" and os.environ.get("FAKE_APPCMD_SECONDS"):
+        time.sleep(float(os.environ["FAKE_APPCMD_SECONDS"]))
     positional, options = parse_args(rest)
     full = "config" in options
     tree = load()
@@ -253,6 +303,40 @@ def main(argv: list[str]) -> int:
         if find(root.find("system.webServer/modules"), "add", name) is None:
             raise not_found("MODULE", name)
         out.append(f'MODULE "{name}" ( native:true )')
+    elif (verb, kind) == ("list", "config") and options.get("section") == ANONYMOUS:
+        path = positional[0].rstrip("/") if positional else ""
+        if path and find(sites(root), "site", path) is None:
+            raise not_found("SITE", path)
+        values = anonymous_settings(root, path)
+        if not full:
+            values = {k: v for k, v in values.items() if k in {"enabled", "userName"}}
+        element = ET.Element("anonymousAuthentication", values)
+        wrapper = ET.Element("system.webServer")
+        ET.SubElement(ET.SubElement(wrapper, "security"), "authentication").append(element)
+        ET.indent(wrapper)
+        out.append(ET.tostring(wrapper, encoding="unicode"))
+    elif (verb, kind) == ("set", "config") and options.get("section") == ANONYMOUS:
+        path = positional[0].rstrip("/") if positional else ""
+        site = find(sites(root), "site", path)
+        if site is None:
+            raise not_found("SITE", path)
+        if options.get("commit", "").lower() != "apphost":
+            physical = site.find("application/virtualDirectory").get("physicalPath")
+            raise Fail(LOCKED.format(path=physical), 13)
+        location = next((loc for loc in root.findall("location") if loc.get("path") == path), None)
+        if location is None:
+            location = ET.SubElement(root, "location", {"path": path})
+        parent = location
+        for tag in ANONYMOUS.split("/"):
+            parent = parent.find(tag) if parent.find(tag) is not None else ET.SubElement(parent, tag)
+        for key in ("userName", "enabled", "password"):
+            if key in options:
+                parent.set(key, options[key])
+        out.append(
+            f'Applied configuration changes to section "{ANONYMOUS}" for '
+            f'"MACHINE/WEBROOT/APPHOST/{path}" at configuration commit path "MACHINE/WEBROOT/APPHOST"'
+        )
+        changed = True
     elif (verb, kind) == ("list", "config"):
         path = positional[0].rstrip("/") if positional else ""
         site = find(sites(root), "site", path)
@@ -368,6 +452,15 @@ def main(argv: list[str]) -> int:
             out.append(f'"{name}" successfully recycled')
             (STATE / "recycled.log").open("a", encoding="utf-8").write(name + "\n")
         else:
+            if (element.get("_state", "Started") == "Started") == (verb == "start"):
+                raise Fail(
+                    "ERROR ( hresult:80070420, message:Command execution failed.\n"
+                    "The service has already been started.\n )"
+                    if verb == "start"
+                    else "ERROR ( hresult:80070426, message:Command execution failed.\n"
+                    "The service has not been started.\n )",
+                    1056 if verb == "start" else 1062,
+                )
             element.set("_state", "Started" if verb == "start" else "Stopped")
             out.append(f'"{name}" successfully {"started" if verb == "start" else "stopped"}.')
         changed = True

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""A fake icacls.exe for tests on Linux/macOS: show and `/grant:r` on folders.
+"""A fake icacls.exe for tests on Linux/macOS: show, `/grant:r` and `/inheritance:r` on folders.
 
 Explicit grants live in $FAKE_IIS_DIR/acls.json ({path: ["IIS APPPOOL\\\\p:(OI)(CI)(RX)", ...]});
 every existing folder also shows the entries a fresh Windows folder inherits, and entries granted
 with (OI)(CI) on a parent folder show on its children with (I). An `IIS AppPool\\<pool>` account
 exists only while that pool exists in the fake appcmd's applicationHost.config, as on Windows.
+`/inheritance:r` removes the entries a folder inherits (from its parents and from the drive), as an
+admin hardening a site folder does; the folder is listed in $FAKE_IIS_DIR/protected.json and its
+children inherit only from it and from folders below it.
 
 Formats, messages and exit codes (Microsoft's "icacls" command reference; output of Windows
 Server 2022): listing `<path> <first entry>` then entries indented under it, a blank line and
@@ -25,6 +28,7 @@ from pathlib import Path
 
 STATE = Path(os.environ["FAKE_IIS_DIR"])
 ACLS = STATE / "acls.json"
+PROTECTED = STATE / "protected.json"
 BASE = [
     "BUILTIN\\Administrators:(I)(OI)(CI)(F)",
     "NT AUTHORITY\\SYSTEM:(I)(OI)(CI)(F)",
@@ -53,19 +57,26 @@ def display(who: str) -> str:
     return f"IIS APPPOOL{sep}{name}" if domain.lower() == "iis apppool" else who
 
 
-def entries(path: str, acls: dict) -> list[str]:
+def under(path: str, parent: str) -> bool:
+    return os.path.commonpath([parent, path]) == parent
+
+
+def entries(path: str, acls: dict, protected: list[str]) -> list[str]:
     own = list(acls.get(path, []))
+    # Inheritance stops at the nearest folder whose inheritance was removed (itself included).
+    barrier = max((p for p in protected if under(path, p)), key=len, default=None)
     inherited = []
     for parent, granted in acls.items():
-        if parent != path and os.path.commonpath([parent, path]) == parent:
+        if parent != path and under(path, parent) and (barrier is None or under(parent, barrier)):
             inherited += [e.replace(":(OI)(CI)", ":(I)(OI)(CI)", 1) for e in granted if ":(OI)(CI)" in e]
-    return own + inherited + BASE
+    return own + inherited + ([] if barrier else BASE)
 
 
 def main(argv: list[str]) -> int:
     with (STATE / "calls.log").open("a", encoding="utf-8") as log:
         log.write(json.dumps(["icacls", *argv]) + "\n")
     acls = json.loads(ACLS.read_text(encoding="utf-8")) if ACLS.exists() else {}
+    protected = json.loads(PROTECTED.read_text(encoding="utf-8")) if PROTECTED.exists() else []
     if not argv:
         print("ERROR: Invalid parameter.")
         return 87
@@ -74,9 +85,13 @@ def main(argv: list[str]) -> int:
         print(f"{path}: The system cannot find the file specified.\n{summary(0, 1)}")
         return 2
     if not options:
-        lines = entries(path, acls)
+        lines = entries(path, acls, protected) or [""]
         pad = " " * (len(path) + 1)
         print("\n".join([f"{path} {lines[0]}", *(pad + e for e in lines[1:])]) + f"\n\n{summary(1, 0)}")
+        return 0
+    if options == ["/inheritance:r"]:
+        PROTECTED.write_text(json.dumps(sorted({*protected, path})), encoding="utf-8")
+        print(f"processed file: {path}\n{summary(1, 0)}")
         return 0
     if len(options) != 2 or options[0].lower() != "/grant:r":
         print(f'Invalid parameter "{options[0]}"')

@@ -11,10 +11,19 @@ from iishost.deploy.iis.plan import (
     POOL_SETTINGS,
     plan_recycle,
     plan_register,
+    plan_restart,
     plan_unregister,
     wanted_bindings,
 )
-from iishost.deploy.iis.state import AppPool, Binding, ServerState, Site, parse_pools, parse_sites
+from iishost.deploy.iis.state import (
+    AppPool,
+    Binding,
+    ServerState,
+    Site,
+    parse_anonymous_user,
+    parse_pools,
+    parse_sites,
+)
 from iishost.deploy.plan import Refusal, Step, describe
 from iishost.deploy.venv import package_set, python_home
 
@@ -42,6 +51,7 @@ def registered(s) -> ServerState:
         sites={s.site_name: Site(s.site_name, tuple(wanted_bindings(s)), s.app_pool, str(s.root), "Started")},
         pools={s.app_pool: AppPool(s.app_pool, dict(POOL_SETTINGS), "Started")},
         handlers_unlocked={s.site_name},
+        anonymous_user={s.site_name: ""},
     )
 
 
@@ -58,6 +68,7 @@ def test_fresh_server_gets_pool_site_and_unlock_in_order():
         ("add", "site"),
         ("set", "app"),
         ("unlock", "config"),
+        ("set", "config"),
     ]
     assert steps[0].argv == (APPCMD, "add", "apppool", "/name:my_site")
     assert (
@@ -135,18 +146,17 @@ def test_pool_used_by_another_site_is_refused():
         )
 
 
-def test_moved_project_wrong_bindings_locked_handlers_and_stopped_state():
+def test_wrong_bindings_locked_handlers_and_stopped_state():
     s = settings(hostnames=["new.example"])
     state = registered(s)
     state.sites["my_site"] = Site(
-        "my_site", (Binding("http", "*:80:old.example"),), "my_site", r"D:\old", "Stopped"
+        "my_site", (Binding("http", "*:80:old.example"),), "my_site", str(ROOT), "Stopped"
     )
     state.pools["my_site"] = AppPool("my_site", dict(POOL_SETTINGS), "Stopped")
     state.handlers_unlocked.clear()
     argv = [st.argv[1:] for st in plan_register(s, APPCMD, state)]
     assert argv == [
         ("start", "apppool", "/apppool.name:my_site"),
-        ("set", "vdir", "/vdir.name:my_site/", r"/physicalPath:C:\sites\my site"),
         (
             "set",
             "site",
@@ -162,6 +172,75 @@ def test_moved_project_wrong_bindings_locked_handlers_and_stopped_state():
         ("unlock", "config", "my_site/", "/section:system.webServer/handlers", "/commit:apphost"),
         ("start", "site", "/site.name:my_site"),
     ]
+
+
+DEFAULT_SITE = Site(
+    "Default Web Site",
+    (Binding("http", "*:80:"),),
+    "DefaultAppPool",
+    r"%SystemDrive%\inetpub\wwwroot",
+    "Started",
+)
+
+
+@pytest.mark.parametrize("planner", [plan_register, plan_unregister])
+def test_a_site_on_another_folder_is_never_taken_over_or_deleted(planner):
+    """INVOKE_IIS_SITE_NAME="Default Web Site" once repointed that site, moved it to our pool and
+    deleted its bindings; unregister deleted it. A site is this project's only if it serves this folder."""
+    s = settings(site_name="Default Web Site")
+    state = ServerState(sites={"Default Web Site": DEFAULT_SITE})
+    with pytest.raises(Refusal) as refusal:
+        planner(s, APPCMD, state)
+    message = str(refusal.value)
+    assert 'site "Default Web Site" serves %SystemDrive%\\inetpub\\wwwroot, not this project' in message
+    assert "iis.site_name" in message and "nothing was changed" in message.lower()
+
+
+def test_a_moved_project_is_refused_with_the_command_that_moves_its_site():
+    s = settings()
+    state = registered(s)
+    state.sites["my_site"] = Site("my_site", tuple(wanted_bindings(s)), "my_site", r"D:\old", "Started")
+    with pytest.raises(
+        Refusal, match=r"appcmd set vdir /vdir.name:my_site/ \"/physicalPath:C:\\sites\\my site\""
+    ):
+        plan_register(s, APPCMD, state)
+
+
+def test_another_site_on_this_folder_is_refused():
+    """A renamed iis.site_name would add a second site on the same folder, in another pool."""
+    s = settings(site_name="new_name", app_pool="new_pool")
+    old = Site("old_name", (Binding("http", "*:8080:"),), "old_pool", str(ROOT) + "\\", "Started")
+    with pytest.raises(Refusal, match='site "old_name" already serves this folder'):
+        plan_register(s, APPCMD, ServerState(sites={"old_name": old}))
+
+
+def test_unregister_refuses_a_site_holding_other_applications():
+    s = settings()
+    state = registered(s)
+    site = state.sites["my_site"]
+    state.sites["my_site"] = Site(
+        site.name, site.bindings, site.app_pool, site.physical_path, site.state,
+        applications=(("/", site.physical_path), ("/reports", r"C:\reports")),
+    )  # fmt: skip
+    with pytest.raises(Refusal, match=r"/reports \(C:\\reports\)"):
+        plan_unregister(s, APPCMD, state)
+
+
+def test_unregister_removes_a_pool_left_by_an_interrupted_register():
+    s = settings()
+    state = registered(s)
+    del state.sites["my_site"]
+    steps = plan_unregister(s, APPCMD, state)
+    assert [st.argv[1:3] for st in steps] == [("delete", "apppool")]
+    assert "runs no site" in steps[0].why
+
+
+def test_register_after_an_interrupted_run_says_what_exists():
+    s = settings()
+    state = registered(s)
+    del state.sites["my_site"]
+    steps = plan_register(s, APPCMD, state)
+    assert "interrupted" in steps[0].why and verbs(steps)[0] == ("add", "site")
 
 
 @pytest.mark.parametrize("name", ["Site 'Q' (Prod) ü", "pool.with dots_ü", "x%PATH%^!"])
@@ -206,11 +285,16 @@ def test_unregister_and_recycle():
         ({"hostnames": []}, "iis.hostnames"),
         ({"hostnames": ["bad host"]}, "not a host name"),
         ({"https": "maybe"}, "iis.https"),
+        ({"https": True, "https_port": 80}, "both 80"),
+        ({"check_url": "localhost/health/"}, "deploy.check_url must be an http"),
     ],
 )
 def test_bad_settings_are_named(iis, message):
     with pytest.raises(SettingsError, match=message):
-        settings(**iis)
+        if "check_url" in iis:  # a deploy setting: an invalid URL failed only after every step had run
+            from_config({"iis": {"site_name": "s", "app_pool": "p"}, "deploy": iis}, ROOT)
+        else:
+            settings(**iis)
 
 
 def test_appcmd_xml_is_parsed_with_defaults_and_nested_config():
@@ -311,3 +395,80 @@ def test_package_set_is_what_bootstrap_recorded(tmp_path):
     for content, expected in [("server abc\n", "server"), ("dev abc\n", "dev"), ("abc\n", "dev"), ("", None)]:
         stamp.write_text(content, encoding="utf-8")
         assert package_set(tmp_path) == expected, content
+
+
+ANONYMOUS = "system.webServer/security/authentication/anonymousAuthentication"
+
+
+def test_static_files_are_read_as_the_app_pool_identity_not_iusr():
+    """IIS's static file handler opens /static/ files as the anonymous user, IUSR unless the site's
+    anonymousAuthentication userName is empty, which means the app-pool identity (Microsoft, "Application
+    Pool Identity as Anonymous User"): the identity the ACL grants already cover. IUSR: 401.3."""
+    s = settings()
+    state = registered(s)
+    state.anonymous_user["my_site"] = "IUSR"
+    steps = plan_register(s, APPCMD, state)
+    assert [st.argv[1:] for st in steps] == [
+        ("set", "config", "my_site/", f"/section:{ANONYMOUS}", "/userName:", "/commit:apphost")
+    ]
+    assert "IUSR" in steps[0].why and "401.3" in steps[0].why
+    state.anonymous_user["my_site"] = ""
+    assert plan_register(s, APPCMD, state) == []
+    fresh = plan_register(s, APPCMD, ServerState())
+    assert fresh[-1].argv[1:] == steps[0].argv[1:]
+
+
+def test_anonymous_user_is_read_from_appcmd_list_config():
+    out = """<system.webServer>
+  <security>
+    <authentication>
+      <anonymousAuthentication enabled="true" userName="IUSR" password="" logonMethod="ClearText" />
+    </authentication>
+  </security>
+</system.webServer>
+"""
+    assert parse_anonymous_user(out) == "IUSR"
+    assert parse_anonymous_user(out.replace('userName="IUSR"', 'userName=""')) == ""
+    assert parse_anonymous_user(out.replace(' userName="IUSR"', "")) == "IUSR"  # the schema's default
+
+
+def test_deploy_restarts_a_stopped_pool_once():
+    """register starts a stopped pool; the deploy's restart must not start it a second time (appcmd
+    answers "The service has already been started" and the deploy failed after every other step)."""
+    s = settings()
+    state = registered(s)
+    state.pools["my_site"] = AppPool("my_site", dict(POOL_SETTINGS), "Stopped")
+    steps = plan_register(s, APPCMD, state) + plan_restart(s, APPCMD, state)
+    assert [st.argv[1:3] for st in steps].count(("start", "apppool")) == 1
+    assert plan_restart(s, APPCMD, ServerState()) == []  # a new pool starts by itself
+    assert plan_restart(s, APPCMD, registered(s))[0].argv[1] == "recycle"
+
+
+def test_recycle_refuses_a_pool_that_runs_other_sites():
+    s = settings()
+    state = registered(s)
+    state.sites["Other"] = Site("Other", (Binding("http", "*:8080:"),), "my_site", r"C:\other")
+    with pytest.raises(Refusal, match=r"also runs site\(s\) 'Other'"):
+        plan_recycle(s, APPCMD, state)
+
+
+@pytest.mark.parametrize(
+    "section, key", [("iis", "hostname"), ("deploy", "check_timout"), ("tools", "appcmd_exe")]
+)
+def test_a_misspelt_setting_in_a_file_is_named(section, key):
+    config = {"iis": {"site_name": "s", "app_pool": "p"}}
+    config.setdefault(section, {})[key] = "x"
+    with pytest.raises(SettingsError, match=f"unknown setting {section}.{key}"):
+        from_config(config, ROOT)
+
+
+def test_a_port_another_site_uses_for_the_other_protocol_is_refused():
+    """http.sys cannot listen with http and https on one address and port: our http binding on a port
+    another site serves https on (or the reverse) leaves one of the two sites unable to start."""
+    s = settings(http_port=8443)
+    other = Site("Secure", (Binding("https", "*:8443:shop.example", 1),), "Secure", r"C:\shop")
+    with pytest.raises(Refusal, match='port 8443 is used by site "Secure" for https'):
+        plan_register(s, APPCMD, ServerState(sites={"Secure": other}))
+    elsewhere = Site("Secure", (Binding("https", "10.0.0.5:8443:", 1),), "Secure", r"C:\shop")
+    with pytest.raises(Refusal, match="port 8443"):  # * covers every address, 10.0.0.5 included
+        plan_register(s, APPCMD, ServerState(sites={"Secure": elsewhere}))
