@@ -17,7 +17,7 @@ import threading
 import urllib.parse
 
 import pytest
-from conftest import ROOT, pyenv_python, venv_python
+from conftest import ROOT, find_python, venv_python
 
 from iishost.ci import smoke
 
@@ -225,7 +225,7 @@ def test_https_with_a_self_signed_certificate(self_signed, version):
     """--cafile trusts the certificate (also under Python 3.13's strict X.509 checks); the host name
     is still checked (a certificate for localhost does not pass for 127.0.0.1), and without --cafile
     the certificate is not trusted."""
-    python = sys.executable if version == "this" else pyenv_python(version)
+    python = sys.executable if version == "this" else find_python(version)
     if not python:
         pytest.skip(f"no Python {version} here")
     env = {**os.environ, "DJANGO_SUPERUSER_USERNAME": USER, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
