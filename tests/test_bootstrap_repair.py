@@ -65,3 +65,17 @@ def test_a_damaged_venv_is_repaired_and_a_changed_hash_is_verified(render_projec
     assert imports_django(project), "the installed Django was not removed for a refused one"
     still = bootstrap(project, *args)
     assert still.returncode == 1, "a refused lock is never recorded as installed"
+
+
+def test_a_venv_whose_python_no_longer_runs_is_recreated(render_project, tmp_path):
+    """As on Windows when the Python that made the venv was uninstalled: its python.exe stays, and fails."""
+    project = render_project(tmp_path / "p")
+    assert bootstrap(project, "--server").returncode == 0
+    python = venv_python(project)
+    python.unlink()
+    python.write_text("#!/bin/sh\nexit 101\n")
+    python.chmod(0o755)
+    result = bootstrap(project, "--server")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "does not run" in result.stdout and "recreating it" in result.stdout, result.stdout
+    assert imports_django(project)

@@ -19,7 +19,7 @@ READ = "import my_site.settings as s; print(s.SECRET_KEY, s.DEBUG, s.SECURE_HSTS
 # Django's own exception for bad settings, so tools that catch it (and readers) know the kind.
 CATCH = (
     "import sys\nfrom django.core.exceptions import ImproperlyConfigured\n"
-    "try:\n    import my_site.settings\n"
+    "try:\n    import django\n    django.setup()\n"
     "except ImproperlyConfigured as exc:\n    sys.exit(print(exc, file=sys.stderr) or 3)"
 )
 
@@ -95,6 +95,7 @@ def test_env_file_in_another_encoding_names_the_file_the_line_and_the_fix(
         ("DJANGO_HTTPS", "yes please", "1 or 0"),
         ("DJANGO_LOG_LEVEL", "verbose", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("DJANGO_HOSTNAMES", "www.example.com *", '"*" would accept any Host header'),
+        ("DJANGO_LOG_DIR", "/no/such/folder", "not a folder: create it"),
     ],
 )
 def test_malformed_typed_setting_names_the_variable_value_and_what_is_expected(
@@ -106,6 +107,17 @@ def test_malformed_typed_setting_names_the_variable_value_and_what_is_expected(
     assert variable in result.stderr and repr(value) in result.stderr and expected in result.stderr, (
         result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://app:s3cret@db.example:port/app", "s3cret-nonsense", "nosuchdb://app:s3cret@h/x"]
+)
+def test_malformed_database_url_is_named_but_its_password_never_shown(default_project, project, url):
+    (project / ".env").write_text(f"DJANGO_SECRET_KEY={KEY}\n", encoding="utf-8")
+    result = run(default_project, project, code=CATCH, DATABASE_URL=url)
+    assert result.returncode == 3, result.stderr
+    assert "DATABASE_URL is not a database URL" in result.stderr, result.stderr
+    assert "percent-encode" in result.stderr and "s3cret" not in result.stderr, result.stderr
 
 
 def test_log_level_is_read_in_any_case(default_project, project):

@@ -6,6 +6,7 @@ variable means the default.
 """
 
 import os
+from pathlib import Path
 
 try:
     from django.core.exceptions import ImproperlyConfigured as _Base
@@ -75,3 +76,29 @@ def env_hostnames(name, default):
             "list the real host names, e.g. www.example.com,example.com ('*.example.com' allows subdomains)."
         )
     return names
+
+
+def env_folder(name, default):
+    """A folder that must exist: a missing one would lose every line written there."""
+    folder = Path(_value(name) or default)
+    if not folder.is_dir():
+        raise SettingError(
+            f"{name}={str(folder)!r} is not a folder: create it (the app-pool identity needs Modify on "
+            f"it: invoke acl.grant), or unset {name} for the default ({default})."
+        )
+    return folder
+
+
+def env_database(name="DATABASE_URL", default=None):
+    """dj-database-url's settings for the URL; an error names the variable, never the value (it
+    holds a password)."""
+    import dj_database_url
+
+    try:
+        return dj_database_url.config(env=name, default=default)
+    except ValueError as exc:
+        raise SettingError(
+            f"{name} is not a database URL ({exc}). The form is scheme://user:password@host:port/name; "
+            "percent-encode @ : / # ? % in the user name and password (e.g. p%40ss for p@ss). "
+            "The value is not shown here because it holds a password."
+        ) from None

@@ -7,7 +7,7 @@ import codecs
 import pytest
 
 from iishost.envfile import decode
-from iishost.envvars import SettingError, env_bool, env_choice, env_hostnames, env_int, env_list
+from iishost.envvars import SettingError, env_bool, env_choice, env_folder, env_hostnames, env_int, env_list
 
 TEXT = "DJANGO_SECRET_KEY=abc\r\n# Café ☕\r\nDJANGO_DEBUG=0\r\n"
 
@@ -69,3 +69,11 @@ def test_well_formed_and_empty_values(monkeypatch):
     assert env_hostnames("X", []) == ["a.example", "*.b.example", "c.example"]
     monkeypatch.setenv("X", "  ")
     assert (env_bool("X", True), env_int("X", 7), env_list("X", ("d",))) == (True, 7, ["d"])
+
+
+def test_folder_must_exist(monkeypatch, tmp_path):
+    monkeypatch.delenv("X", raising=False)
+    assert env_folder("X", tmp_path) == tmp_path
+    monkeypatch.setenv("X", str(tmp_path / "gone"))
+    with pytest.raises(SettingError, match="is not a folder: create it"):
+        env_folder("X", tmp_path)
