@@ -125,6 +125,8 @@ def test_project_name_is_escaped_wherever_it_goes(render_project, tmp_path, name
     assert answers["project_name"] == name
     config = yaml.safe_load((project / "invoke.yaml").read_text(encoding="utf-8"))
     assert config["project"]["name"] == name
+    # Invoke reads invoke.yaml in the locale's encoding (cp1252 on a Windows server): ASCII only.
+    assert (project / "invoke.yaml").read_bytes().isascii()
     comment = xml_comments(project / "web.config")[0]
     assert re.sub(r"-(?=-|$)", "- ", name) in comment, "XML comments have no escapes: '--' is spaced"
     slug = answers["project_slug"]
@@ -141,7 +143,7 @@ def test_project_name_is_escaped_wherever_it_goes(render_project, tmp_path, name
 def test_iis_names_are_escaped_wherever_they_go(render_project, tmp_path, site, pool):
     project = render_project(tmp_path / "p", iis_site_name=site, iis_app_pool=pool)
     parse_every_file(project)
-    config = yaml.safe_load((project / "invoke.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((project / "invoke.yaml").read_text(encoding="cp1252"))
     assert (config["iis"]["site_name"], config["iis"]["app_pool"]) == (site, pool)
     spans = md_code_spans((project / "iishost/docs/server.md").read_text(encoding="utf-8"))
     assert site in spans and pool in spans and f"IIS AppPool\\{pool}" in spans
