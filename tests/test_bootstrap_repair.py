@@ -67,8 +67,9 @@ def test_a_damaged_venv_is_repaired_and_a_changed_hash_is_verified(render_projec
     assert still.returncode == 1, "a refused lock is never recorded as installed"
 
 
-def test_a_venv_whose_python_no_longer_runs_is_recreated(render_project, tmp_path):
-    """As on Windows when the Python that made the venv was uninstalled: its python.exe stays, and fails."""
+def test_a_venv_python_that_no_longer_runs_and_an_env_example_saved_by_windows(render_project, tmp_path):
+    """A venv's python.exe stays, and fails, when the Python that made it is uninstalled: the venv is
+    made again. Then (same venv, to build one fewer) .env.example as Windows tools save it."""
     project = render_project(tmp_path / "p")
     assert bootstrap(project, "--server").returncode == 0
     python = venv_python(project)
@@ -79,3 +80,16 @@ def test_a_venv_whose_python_no_longer_runs_is_recreated(render_project, tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "does not run" in result.stdout and "recreating it" in result.stdout, result.stdout
     assert imports_django(project)
+
+    # .env.example as Windows PowerShell 5.1 saves it (UTF-16 with a BOM): .env is still written.
+    example = (project / ".env.example").read_text(encoding="utf-8")
+    (project / ".env").unlink()
+    (project / ".env.example").write_text("# Café\n" + example, encoding="utf-16")
+    result = bootstrap(project, "--server")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^DJANGO_SECRET_KEY=\S{60,}$", (project / ".env").read_text(encoding="utf-8"), re.M)
+    (project / ".env").unlink()
+    (project / ".env.example").write_bytes(("# Café\n" + example).encode("cp1252"))
+    result = bootstrap(project, "--server")
+    assert result.returncode == 1 and "line 1 is not UTF-8" in result.stderr, result.stdout + result.stderr
+    assert "Set-Content -Encoding utf8" in result.stderr and not (project / ".env").exists()
