@@ -14,6 +14,10 @@ from conftest import ROOT, render
 REJECTED = [
     ("project_name", "   ", "must not be empty"),
     ("project_name", "x" * 81, "at most 80 characters"),
+    # A line break in YAML (NEL, U+2028) or XML's and Python's refusals (C1 controls, surrogates).
+    ("project_name", "My\x85Site", "must not contain control characters or line separators"),
+    ("project_name", "My\u2028Site", "must not contain control characters or line separators"),
+    ("iis_app_pool", "pool\x9b", "must not contain control characters or line separators"),
     ("project_slug", "My-Site", "not a valid package name"),
     ("project_slug", "9lives", "not a valid package name"),
     ("project_slug", "class", "is a Python keyword"),
@@ -90,6 +94,21 @@ def test_rejected_answer_into_an_existing_folder_leaves_it_as_it_was(template_re
 @pytest.mark.parametrize("answer", ["my_site", "x_1", "_private", "shop2", "match"])
 def test_valid_slugs_pass(template_repo, tmp_path, answer):
     assert (render(template_repo, tmp_path / "p", project_slug=answer) / answer / "settings.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Site", "site_project"),
+        ("Test", "test_project"),
+        ("Class", "class_project"),
+        ("Django", "django_project"),
+        ("2024", "site_project"),
+    ],
+)
+def test_default_slug_of_an_ordinary_name_is_never_refused(template_repo, tmp_path, name, slug):
+    """`copier copy --defaults` with a name whose slug would be a keyword or a module still works."""
+    assert (render(template_repo, tmp_path / "p", project_name=name) / slug / "settings.py").is_file()
 
 
 def test_reserved_names_cover_this_python():

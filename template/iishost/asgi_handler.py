@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -329,6 +328,8 @@ def get_asgi_application():
     import django
 
     django.setup(set_prefix=False)
-    if os.environ.get("ASGI_FAST", "1") == "0":
+    from .envvars import env_bool, env_int
+
+    if not env_bool("ASGI_FAST", True):
         return ASGIHandler()
-    return FastASGIHandler(threads=int(os.environ.get("ASGI_THREADS", "4")))
+    return FastASGIHandler(threads=env_int("ASGI_THREADS", 4, minimum=1, unit="threads"))
