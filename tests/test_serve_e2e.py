@@ -187,8 +187,9 @@ def test_forged_forwarded_proto_is_not_https_and_serve_stops_its_backend(default
         assert status == 301 and headers["Location"].startswith("https://"), "still redirected to HTTPS"
         backends = backend_pids(default_project) - before
         backend = min(backends)
-        # Control: uvicorn does believe one trusted value, so the check above can fail.
+        # Control: the app does believe HPH's own entry (from 127.0.0.1), so the check above can fail.
         log = next((default_project / "logs").glob(f"httpplatform-stdout_{backend}_*.log")).read_text()
         backend_port = int(re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log).group(1))
-        assert request(backend_port, "/", headers={"X-Forwarded-Proto": "https"})[0] == 200
+        as_hph = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1:1"}
+        assert request(backend_port, "/", headers=as_hph)[0] == 200
     assert backends and not any(map(alive, backends)), "Ctrl-C on invoke serve stops the backends too"

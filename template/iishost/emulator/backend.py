@@ -26,6 +26,28 @@ import mslex
 from .webconfig import HttpPlatform
 
 PORT_RANGE = (1025, 48000)  # ANCM picks the backend's port at random in this range
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A preexec_fn that has Linux send `signum` to the child when the process that started it
+    dies, however it dies (prctl PR_SET_PDEATHSIG). On IIS the backends die with the worker process
+    because HPH puts them in a Job object that kills its processes when its last handle closes
+    (serverprocess.cpp: JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE); this is the nearest POSIX has. None
+    where there is no prctl (Windows, macOS): there a SIGKILLed emulator leaves its backends."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 class BackendUnavailable(Exception):
@@ -213,7 +235,7 @@ class ProcessPool:
         group = (
             {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
             if os.name == "nt"
-            else {"start_new_session": True}
+            else {"start_new_session": True, "preexec_fn": die_with_parent()}
         )
         try:
             process = await asyncio.create_subprocess_exec(
