@@ -97,9 +97,13 @@ def free_port() -> int:
     raise BackendUnavailable("no free port on 127.0.0.1")
 
 
-def log_file_name(prefix: Path, pid: int, when: datetime) -> Path:
-    """`<prefix>_<pid>_<Y><M><D><h><m><s>.log`, fields not zero-padded (as HPH's event 1004
-    messages show), in UTC (ANCM calls GetSystemTime)."""
+def log_file_name(prefix: Path, pid: int, when: datetime, build: str = "1.2") -> Path:
+    """The stdout log's name; `pid` is the IIS worker process's (shared by all its backends), `when`
+    UTC (GetSystemTime). HPH 1.2: `<prefix>_<pid>_<Y><M><D><h><m><s>.log`, fields not zero-padded
+    (HPH event 1004 messages; ANCM v1). v2: `<prefix>_<YYYYMMDDhhmmss>_<pid>.log` (serverprocess.cpp,
+    "%s_%d%02d%02d%02d%02d%02d_%d.log")."""
+    if build == "2":
+        return prefix.with_name(f"{prefix.name}_{when:%Y%m%d%H%M%S}_{pid}.log")
     stamp = f"{when.year}{when.month}{when.day}{when.hour}{when.minute}{when.second}"
     return prefix.with_name(f"{prefix.name}_{pid}_{stamp}.log")
 
@@ -173,6 +177,7 @@ class ProcessPool:
         self._next = 0
         self.failures: collections.deque[float] = collections.deque()
         self.launched: list[int] = []  # pid of every process started, in order
+        self.open_logs: set[Path] = set()  # stdout logs a live process of this pool holds open
 
     def _record_failure(self) -> None:
         self.failures.append(self.clock())
@@ -250,10 +255,12 @@ class ProcessPool:
         except OSError as exc:
             raise BackendUnavailable(f"cannot start {argv[0]}: {exc}") from exc
         self.launched.append(process.pid)
-        log = log_file_name(prefix, process.pid, datetime.now(timezone.utc)) if prefix else None
+        log = self._claim_log(prefix)
         backend = Backend(process, port, log)
         if log:
-            backend._pump = asyncio.ensure_future(_copy_output(process.stdout, log))
+            backend._pump = asyncio.ensure_future(self._copy_output(process.stdout, log))
+        elif prefix:
+            backend._pump = asyncio.ensure_future(_discard(process.stdout))
         asyncio.ensure_future(self._watch(backend))
         if await self._wait_listening(backend):
             return backend
@@ -265,6 +272,34 @@ class ProcessPool:
             f"the process did not listen on port {port} within startupTimeLimit="
             f"{self.platform.startup_time_limit}s; it was stopped"
         )
+
+    def _claim_log(self, prefix: Path | None) -> Path | None:
+        """The log this process gets. The name has the worker's pid and the time to the second,
+        and HPH opens it for writing with read sharing only (CreateFileW, FILE_SHARE_READ,
+        CREATE_ALWAYS: serverprocess.cpp): while another process holds the same name, this one
+        gets no stdout at all (event 1004); a name no process holds is truncated."""
+        if prefix is None:
+            return None
+        worker = os.getpid()  # the emulator stands for w3wp.exe
+        log = log_file_name(prefix, worker, datetime.now(timezone.utc), self.platform.build)
+        if log in self.open_logs:
+            self.warn(
+                f"HttpPlatformHandler: cannot open the stdout log {log}: another process of this "
+                "application has it open (same worker pid, same second); this process runs without one"
+            )
+            return None
+        self.open_logs.add(log)
+        log.write_bytes(b"")
+        return log
+
+    async def _copy_output(self, stream: asyncio.StreamReader, log: Path) -> None:
+        """stdout and stderr of the process, as they come, into its log file (held until it ends)."""
+        try:
+            with open(log, "ab", buffering=0) as out:
+                while chunk := await stream.read(65536):
+                    out.write(chunk)
+        finally:
+            self.open_logs.discard(log)
 
     async def _wait_listening(self, backend: Backend) -> bool:
         deadline = self.clock() + self.platform.startup_time_limit
@@ -295,8 +330,7 @@ class ProcessPool:
         await asyncio.gather(*(b.stop(self.stop_grace) for b in backends))
 
 
-async def _copy_output(stream: asyncio.StreamReader, log: Path) -> None:
-    """stdout and stderr of the process, as they come, into its log file."""
-    with open(log, "ab", buffering=0) as out:
-        while chunk := await stream.read(65536):
-            out.write(chunk)
+async def _discard(stream: asyncio.StreamReader) -> None:
+    """A process whose log could not be opened writes into nothing (HPH gives it no handle)."""
+    while await stream.read(65536):
+        pass

@@ -111,9 +111,10 @@ def test_arguments_split_like_a_windows_command_line():
     ]
 
 
-def test_log_file_names_are_not_zero_padded(tmp_path):
-    name = log_file_name(tmp_path / "stdout", 42, datetime(2025, 3, 4, 5, 6, 7))
-    assert name == tmp_path / "stdout_42_202534567.log"
+def test_log_file_names_follow_each_build():
+    when = datetime(2025, 3, 4, 5, 6, 7)
+    assert log_file_name(Path("stdout"), 42, when).name == "stdout_42_202534567.log"
+    assert log_file_name(Path("stdout"), 42, when, "2").name == "stdout_20250304050607_42.log"
 
 
 # --- the configuration ---------------------------------------------------------------------------
@@ -307,14 +308,48 @@ def test_processes_per_application_take_turns(tmp_path):
     assert pids[0::2] == [pids[0]] * 3 and pids[1::2] == [pids[1]] * 3
 
 
-def test_stdout_log_files_are_named_as_hph_names_them(tmp_path):
+@pytest.mark.parametrize("build", ["1.2", "2"])
+def test_stdout_log_files_are_named_as_hph_names_them(tmp_path, build):
+    """The pid in the name is the worker process's (here the emulator's), not the backend's."""
     site = write_site(tmp_path / "site", stdoutLogEnabled="true", stdoutLogFile=r".\logs\httpplatform-stdout")
     (site / "logs").mkdir()
-    with run_in_thread(site) as running:
+    with run_in_thread(site, hph_builds=(build,)) as running:
         pid = get(running.url + "/pid")[2]
     (log,) = (site / "logs").iterdir()
-    assert re.fullmatch(rf"httpplatform-stdout_{pid}_\d{{9,14}}\.log", log.name)
+    pattern = rf"_{os.getpid()}_\d{{9,14}}" if build == "1.2" else rf"_\d{{14}}_{os.getpid()}"
+    assert re.fullmatch(rf"httpplatform-stdout{pattern}\.log", log.name)
     assert f"backend {pid} starting" in log.read_text()
+
+
+def test_two_processes_started_in_the_same_second_share_one_log_name(tmp_path, monkeypatch):
+    """HPH opens the log with read sharing only: the second process of the same second gets none."""
+    import threading
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2025, 3, 4, 5, 6, 7, tzinfo=tz)
+
+    monkeypatch.setattr("iishost.emulator.backend.datetime", Frozen)
+    site = write_site(
+        tmp_path / "site",
+        processesPerApplication="2",
+        stdoutLogEnabled="true",
+        stdoutLogFile=r".\logs\out",
+    )
+    (site / "logs").mkdir()
+    with run_in_thread(site) as running:
+        pids = []
+        threads = [
+            threading.Thread(target=lambda: pids.append(get(running.url + "/pid")[2])) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    (log,) = (site / "logs").iterdir()
+    assert len(set(pids)) == 2
+    assert sum(f"backend {pid} starting" in log.read_text() for pid in pids) == 1, "one process lost"
 
 
 def test_a_change_to_a_recycle_file_restarts_the_process(tmp_path):
@@ -540,7 +575,9 @@ def _start_supervised(site, port, supervisor):
         sys.executable, "-m", "iishost.emulator", "--site-root", str(site), "--port", str(port)
     ]  # fmt: skip
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_until(lambda: _answers(port), timeout=30)
+    if not wait_until(lambda: _answers(port), timeout=30):
+        process.kill()  # (its backends die with it: die_with_parent)
+        pytest.fail("the emulator did not answer within 30 s")
     return process
 
 
@@ -637,3 +674,27 @@ def test_behind_a_load_balancer_https_https_is_https_only_when_it_is_trusted(
         balancer = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
         statuses = [get(running.url + "/", headers=balancer)[0] for _ in range(2)]  # both processes
     assert statuses == ([200, 200] if trusted else [301, 301])
+
+
+def test_every_process_keeps_its_startup_traceback_whatever_the_build(tmp_path, production_env):
+    """The project's web.config starts uvicorn through iishost.launch: each process writes its own
+    log, so a startup failure of both processes (started in the same second) is on record twice,
+    though HPH's shared stdout log name would keep only one of them."""
+    import threading
+
+    site = project_site(tmp_path)
+    logs = tmp_path / "own-logs"
+    logs.mkdir()
+    env = {**production_env, "DJANGO_DEBUG": "maybe", "PYTHONPATH": str(ROOT), "DJANGO_LOG_DIR": str(logs)}
+    for build in ("1.2", "2"):
+        with run_in_thread(site, environ=env, hph_builds=(build,)) as running:
+            threads = [threading.Thread(target=get, args=(running.url + "/",)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            launched = list(running.emulator.pool.launched)
+        assert len(launched) >= 2
+        for pid in launched:
+            (log,) = logs.glob(f"uvicorn_*_{pid}.log")
+            assert "ImproperlyConfigured" in log.read_text(), (build, pid)
