@@ -54,6 +54,7 @@ HTTPSYS_SERVER = "Microsoft-HTTPAPI/2.0"
 URL_SEGMENT_MAX_LENGTH = 260
 RESTRICTED = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 SERVER_KEY = web.ResponseKey("iis-server", str)  # a response's mapping key: the Server header to send
+CUSTOM_HEADERS = web.RequestKey("iis-custom-headers", tuple)  # the folder's customHeaders
 
 
 def iis_error(code: str, detail: str = "") -> web.Response:
@@ -96,6 +97,9 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
         response.headers["Server"] = server
     else:
         response.headers.popall("Server", None)
+    # customHeaders go on every answer of the folder, the application's too (iis-docs).
+    for name, value in request.get(CUSTOM_HEADERS, ()):
+        response.headers.add(name, value)
 
 
 @web.middleware
@@ -288,6 +292,7 @@ class Emulator:
             config = self.folder_config(folders)
         except webconfig.ConfigError as exc:
             return iis_error("500.19", str(exc))
+        request[CUSTOM_HEADERS] = config.custom_headers
         refused = request_filtering(request, config, segments)
         if refused:
             return refused

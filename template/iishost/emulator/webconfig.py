@@ -319,6 +319,9 @@ class FolderConfig:
     max_allowed_content_length: int = 30_000_000
     max_url: int = 4096
     max_query_string: int = 2048
+    # httpProtocol/customHeaders: added to every response; applicationHost.config adds
+    # X-Powered-By: ASP.NET (iis-docs "Custom Headers <customHeaders>").
+    custom_headers: tuple[tuple[str, str], ...] = (("X-Powered-By", "ASP.NET"),)
 
     def handler_for(self, file_name: str, method: str) -> Handler | None:
         """IIS picks the first handler in the ordered list whose path and verb match."""
@@ -413,6 +416,13 @@ def merge_folder(parent: FolderConfig, root: ET.Element, source: Path | str) -> 
                 if value is not None:
                     changes[_snake(attribute)] = value
 
+    custom = web.find("httpProtocol/customHeaders")
+    if custom is not None:
+        headers = _merge_collection(
+            custom, {k.lower(): (k, v) for k, v in parent.custom_headers}, "name", _header, reasons
+        )
+        changes["custom_headers"] = tuple(headers.values())
+
     static = web.find("staticContent")
     if static is not None:
         cache = static.find("clientCache")
@@ -446,6 +456,10 @@ def merge_folder(parent: FolderConfig, root: ET.Element, source: Path | str) -> 
     if reasons:
         raise ConfigError(source, reasons)
     return replace(parent, **changes)
+
+
+def _header(element: ET.Element) -> tuple[str, str]:
+    return element.get("name", ""), element.get("value", "")
 
 
 def _bool(name: str, raw: str, reasons: list[str]) -> bool | None:

@@ -524,6 +524,22 @@ def test_server_header_is_iis_on_its_own_answers_and_the_backends_otherwise(tmp_
     assert "aiohttp" not in str(without_server)
 
 
+def test_custom_headers_go_on_every_answer_and_iis_adds_x_powered_by(tmp_path):
+    plain = write_site(tmp_path / "plain")
+    custom = write_site(
+        tmp_path / "custom",
+        extra="""<httpProtocol><customHeaders>
+          <remove name="X-Powered-By"/><add name="X-Frame" value="DENY"/>
+        </customHeaders></httpProtocol>""",
+    )
+    with run_in_thread(plain) as running:
+        defaults = [get(running.url + path)[1] for path in ("/pid", "/web.config")]
+    with run_in_thread(custom) as running:
+        changed = [get(running.url + path)[1] for path in ("/pid", "/web.config")]
+    assert [h.get("X-Powered-By") for h in defaults] == ["ASP.NET", "ASP.NET"], "applicationHost adds it"
+    assert [(h.get("X-Powered-By"), h.get("X-Frame")) for h in changed] == [(None, "DENY")] * 2
+
+
 def test_only_connection_is_removed_from_the_request_headers(tmp_path):
     site = write_site(tmp_path / "site")
     sent = {
