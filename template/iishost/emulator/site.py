@@ -223,8 +223,9 @@ class Emulator:
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        app = web.Application(middlewares=[_own_errors_as_iis])
-        # Every path, newlines included: the emulator's router must never answer for IIS.
+        # Every request goes to handle() from the middleware, whatever aiohttp's router makes of its
+        # target (`*`, `host:443`, a newline): the router must never answer for IIS.
+        app = web.Application(middlewares=[_own_errors_as_iis, self._dispatch])
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
         app.on_response_prepare.append(_server_header)
         self._runner = web.AppRunner(app, access_log=None)
@@ -276,7 +277,14 @@ class Emulator:
                 await self.recycle()
 
     # --- the request pipeline ------------------------------------------------------------------
+    @web.middleware
+    async def _dispatch(self, request: web.Request, handler) -> web.StreamResponse:
+        return await self.handle(request)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not request.raw_path.startswith(("/", "http://", "https://")):
+            # asterisk-form (OPTIONS *) and authority-form (CONNECT) targets: not emulated
+            return iis_error("404.0", f"request target {request.raw_path!r} is not emulated")
         refused = httpsys_check(request)
         if refused:
             return refused

@@ -496,6 +496,17 @@ def test_an_absolute_uri_request_line_is_served_for_its_path_and_host(tmp_path):
     assert seen["host"] == "www.example.test" and seen["path_qs"] == "/headers?x=1"
 
 
+def test_no_request_target_gets_the_emulators_own_router_answer(tmp_path):
+    site = write_site(tmp_path / "site")
+    with run_in_thread(site) as running:
+        answers = [
+            raw_request(running.port, f"{line}\r\nHost: x\r\n\r\n".encode())
+            for line in ("OPTIONS * HTTP/1.1", "CONNECT example.com:443 HTTP/1.1", "GET /a%0a HTTP/1.1")
+        ]
+    for _status, headers, body in answers:
+        assert "404: Not Found" not in body and headers["Server"].startswith("Microsoft-"), body
+
+
 def test_emulator_faults_answer_iis_500_not_aiohttp(tmp_path, monkeypatch):
     site = write_site(tmp_path / "site")
 
