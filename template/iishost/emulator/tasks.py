@@ -16,13 +16,19 @@ from .. import PROJECT_ROOT
 from ..commands import python, show
 
 
-@task(help={"port": "port on 127.0.0.1 (default 8000)"})
-def serve(c, port=8000):
+@task(
+    help={
+        "port": "port on 127.0.0.1 (default 8000)",
+        "hph": "HttpPlatformHandler build whose schema web.config must satisfy: 1.2, 2 or both (default)",
+    }
+)
+def serve(c, port=8000, hph="both"):
     """The site as IIS will run it, at http://127.0.0.1:PORT/: web.config through the IIS emulator
     (iishost/docs/emulator.md), after what a deploy does first (collectstatic, migrate)."""
     python("manage.py", "collectstatic", "--noinput", "-v", "0")
     python("manage.py", "migrate", "--noinput")
     argv = [sys.executable, "-m", "iishost.emulator", "--site-root", str(PROJECT_ROOT), "--port", str(port)]
+    argv += ["--hph", hph]
     show(argv)
     code = supervise(argv, PROJECT_ROOT)
     if code not in (0, -signal.SIGINT):
