@@ -7,6 +7,7 @@ iishost/docs/emulator.md lists each emulated behaviour with its source and what 
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import mimetypes
 import os
@@ -223,10 +224,9 @@ class Emulator:
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        # Every request goes to handle() from the middleware, whatever aiohttp's router makes of its
-        # target (`*`, `host:443`, a newline): the router must never answer for IIS.
+        # No routes: every request goes to handle() from the middleware, whatever aiohttp's router
+        # would make of its target (`*`, `host:443`, a newline): it must never answer for IIS.
         app = web.Application(middlewares=[_own_errors_as_iis, self._dispatch])
-        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
         app.on_response_prepare.append(_server_header)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -346,14 +346,15 @@ class Emulator:
 
 
 class PortInUse(OSError):
-    """The emulator cannot listen where it was told to (another server has the port)."""
+    """The emulator cannot listen where it was told to (mostly: another server has the port)."""
 
     def __init__(self, host: str, port: int, cause: OSError):
-        super().__init__(
-            cause.errno,
-            f"cannot listen on {host}:{port}: {cause.strerror or cause}. Another server is using "
-            f"the port: stop it, or choose another port (invoke serve --port N)",
+        advice = (
+            "another server is using the port: stop it, or choose another port (invoke serve --port N)"
+            if cause.errno in {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+            else "check --host and --port"
         )
+        super().__init__(cause.errno, f"cannot listen on {host}:{port}: {cause.strerror or cause}; {advice}")
 
 
 def httpsys_check(request: web.BaseRequest) -> web.Response | None:
