@@ -94,7 +94,7 @@ def test_web_config_is_valid_for_iis(case, webconfig):
     platform = webconfig.load_http_platform(project / "web.config")
     assert platform.process_path == r".\.venv\Scripts\python.exe"
     args = platform.arguments.split()
-    assert args[:3] == ["-m", "uvicorn", f"{slug}.asgi:application"]
+    assert args[:3] == ["-m", "iishost.launch", f"{slug}.asgi:application"], "uvicorn with its own log"
     assert args[args.index("--host") + 1] == "127.0.0.1"
     assert args[args.index("--port") + 1] == "%HTTP_PLATFORM_PORT%"
     assert "--no-proxy-headers" in args, "X-Forwarded-* are read by iishost.forwarded, not uvicorn"
