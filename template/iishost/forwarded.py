@@ -38,7 +38,15 @@ class TrustedProxies:
     """Addresses and networks (`10.0.0.0/8`) allowed to speak for the client."""
 
     def __init__(self, items: Iterable[str]):
-        self.networks = [ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip()]
+        self.networks = []
+        for item in filter(None, (i.strip() for i in items)):
+            try:
+                self.networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"DJANGO_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/8); host names are not accepted"
+                ) from None
 
     def __contains__(self, host: str) -> bool:
         try:

@@ -72,3 +72,8 @@ def test_middleware_rewrites_the_scope():
     middleware = ForwardedHeaders(app, [BALANCER])
     asyncio.run(middleware(scope(f"198.51.100.7, {BALANCER}:1", "https, https"), None, None))
     assert seen["client"] == ("198.51.100.7", 0) and seen["scheme"] == "https"
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_named():
+    with pytest.raises(ValueError, match="DJANGO_TRUSTED_PROXIES: 'balancer.local' is not an IP address"):
+        TrustedProxies(["10.0.0.5", "balancer.local"])
