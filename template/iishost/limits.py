@@ -1,8 +1,9 @@
 """The project's request-size limit, read from where IIS enforces it.
 
 `maxAllowedContentLength` in web.config's `<requestFiltering><requestLimits>` is the one place the
-limit is set: IIS refuses a larger body with 404.13 before Django sees it, and settings.py gives
-Django the same number so `invoke run` and tests refuse what IIS would.
+limit is set: IIS refuses a larger body with 404.13 before Django sees it, and settings.py reads
+the same number (MAX_REQUEST_BYTES) so that Django's own limits never exceed it. `invoke run` has
+no IIS in front: there only Django's limits apply.
 """
 
 from __future__ import annotations
