@@ -94,10 +94,10 @@ def test_web_config_is_valid_for_iis(case, webconfig):
     platform = webconfig.load_http_platform(project / "web.config")
     assert platform.process_path == r".\.venv\Scripts\python.exe"
     args = platform.arguments.split()
-    assert args[:3] == ["-m", "uvicorn", f"{slug}.asgi:application"]
+    assert args[:3] == ["-m", "iishost.launch", f"{slug}.asgi:application"], "uvicorn with its own log"
     assert args[args.index("--host") + 1] == "127.0.0.1"
     assert args[args.index("--port") + 1] == "%HTTP_PLATFORM_PORT%"
-    assert args[args.index("--forwarded-allow-ips") + 1] == "127.0.0.1"
+    assert "--no-proxy-headers" in args, "X-Forwarded-* are read by iishost.forwarded, not uvicorn"
     assert "0.0.0.0" not in platform.arguments
     assert platform.stdout_log_enabled
     assert (project / Path(*platform.stdout_log_file.split("\\")[1:-1])).is_dir(), "the log folder exists"
@@ -109,6 +109,32 @@ def test_web_config_is_valid_for_iis(case, webconfig):
     denied = {e.get("fileExtension") for e in root.iter("add") if e.get("allowed") == "false"}
     assert {".py", ".pyc"} <= denied
     assert "wfastcgi" not in (project / "web.config").read_text(encoding="utf-8").lower()
+
+
+@pytest.mark.parametrize("build", ["1.2", "2"])
+def test_web_config_loads_under_each_hph_build(render_project, webconfig, build):
+    """Checked against each build's own schema file (iishost/emulator/schemas/, the published
+    httpplatform_schema.xml of HPH 1.2 and of lextudio/httpplatformhandlerv2): an attribute one
+    of them lacks is 500.19 on every request of a server with that build."""
+    project = render_project()
+    platform = webconfig.load_http_platform(project / "web.config", builds=(build,))
+    section = webconfig.read(project / "web.config").find(webconfig.SECTION)
+    assert set(section.attrib) <= set(webconfig.SCHEMAS[build].attributes)
+    assert section.get("forwardWindowsAuthToken") == "false", "v2 defaults it to true: set it"
+    assert platform.forward_windows_auth_token is False
+
+
+def test_upload_limit_is_one_setting(render_project, webconfig):
+    """maxAllowedContentLength is set in web.config, and settings.py reads it from there."""
+    project = render_project()
+    root = webconfig.read(project / "web.config")
+    limits = root.find("system.webServer/security/requestFiltering/requestLimits")
+    assert limits.get("maxAllowedContentLength") == "30000000"
+    from iishost.limits import max_request_bytes
+
+    assert max_request_bytes(project / "web.config") == 30_000_000
+    settings = (project / "my_site" / "settings.py").read_text(encoding="utf-8")
+    assert 'max_request_bytes(BASE_DIR / "web.config")' in settings
 
 
 def test_static_web_config_hands_the_folder_to_iis(render_project, webconfig):

@@ -44,9 +44,9 @@ def request(port, path, method="GET", headers=None, body=None, connection=None):
 
 
 def backend_pids(project: Path) -> set[int]:
-    """Backend processes alive now, from the stdout log names (<prefix>_<pid>_<time>.log)."""
-    names = (p.name for p in (project / "logs").glob("httpplatform-stdout_*_*.log"))
-    pids = {int(name.split("_")[1]) for name in names}
+    """Backend processes alive now, from their own log names (iishost.launch: uvicorn_<time>_<pid>.log)."""
+    names = (p.stem for p in (project / "logs").glob("uvicorn_*_*.log"))
+    pids = {int(name.rsplit("_", 1)[1]) for name in names}
     return {pid for pid in pids if alive(pid)}
 
 
@@ -176,8 +176,10 @@ def test_a_killed_backend_is_restarted_within_startup_time_limit(site, default_p
 
 def test_stdout_log_written_under_logs(site, default_project):
     request(site, "/")
-    logs = list((default_project / "logs").glob("httpplatform-stdout_*_*.log"))
+    logs = list((default_project / "logs").glob("uvicorn_*_*.log"))
     assert logs and any("Uvicorn running on http://127.0.0.1:" in p.read_text() for p in logs)
+    hph = list((default_project / "logs").glob("httpplatform-stdout_*_*.log"))
+    assert hph and any("writes its output to" in p.read_text() for p in hph), "HPH's log points to it"
 
 
 def test_forged_forwarded_proto_is_not_https_and_serve_stops_its_backend(default_project, tmp_path):
@@ -187,8 +189,9 @@ def test_forged_forwarded_proto_is_not_https_and_serve_stops_its_backend(default
         assert status == 301 and headers["Location"].startswith("https://"), "still redirected to HTTPS"
         backends = backend_pids(default_project) - before
         backend = min(backends)
-        # Control: uvicorn does believe one trusted value, so the check above can fail.
-        log = next((default_project / "logs").glob(f"httpplatform-stdout_{backend}_*.log")).read_text()
+        # Control: the app does believe HPH's own entry (from 127.0.0.1), so the check above can fail.
+        log = next((default_project / "logs").glob(f"uvicorn_*_{backend}.log")).read_text()
         backend_port = int(re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log).group(1))
-        assert request(backend_port, "/", headers={"X-Forwarded-Proto": "https"})[0] == 200
+        as_hph = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1:1"}
+        assert request(backend_port, "/", headers=as_hph)[0] == 200
     assert backends and not any(map(alive, backends)), "Ctrl-C on invoke serve stops the backends too"

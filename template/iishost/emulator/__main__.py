@@ -9,11 +9,12 @@ import signal
 import sys
 from pathlib import Path
 
-from .site import Emulator
+from . import webconfig
+from .site import Emulator, PortInUse
 
 
-async def serve(site_root: Path, host: str, port: int) -> None:
-    emulator = Emulator(site_root)
+async def serve(site_root: Path, host: str, port: int, builds: tuple[str, ...] = webconfig.BUILDS) -> None:
+    emulator = Emulator(site_root, hph_builds=builds)
     stop = asyncio.Event()
     if sys.platform != "win32":  # on Windows Ctrl-C arrives as KeyboardInterrupt
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -33,11 +34,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--site-root", type=Path, default=Path("."), help="folder holding web.config")
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--hph",
+        choices=[*webconfig.BUILDS, "both"],
+        default="both",
+        help="the HttpPlatformHandler build whose schema web.config must satisfy (default: both)",
+    )
     args = parser.parse_args(argv)
     if not (args.site_root / "web.config").is_file():
         parser.error(f"{args.site_root.resolve()} has no web.config: give the site's folder with --site-root")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.site_root, args.host, args.port))
+    builds = webconfig.BUILDS if args.hph == "both" else (args.hph,)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args.site_root, args.host, args.port, builds))
+    except PortInUse as exc:
+        sys.exit(f"IIS emulator: {exc.strerror}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,28 @@ import mslex
 from .webconfig import HttpPlatform
 
 PORT_RANGE = (1025, 48000)  # ANCM picks the backend's port at random in this range
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A preexec_fn that has Linux send `signum` to the child when the process that started it
+    dies, however it dies (prctl PR_SET_PDEATHSIG). On IIS the backends die with the worker process
+    because HPH puts them in a Job object that kills its processes when its last handle closes
+    (serverprocess.cpp: JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE); this is the nearest POSIX has. None
+    where there is no prctl (Windows, macOS): there a SIGKILLed emulator leaves its backends."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 class BackendUnavailable(Exception):
@@ -75,9 +97,13 @@ def free_port() -> int:
     raise BackendUnavailable("no free port on 127.0.0.1")
 
 
-def log_file_name(prefix: Path, pid: int, when: datetime) -> Path:
-    """`<prefix>_<pid>_<Y><M><D><h><m><s>.log`, fields not zero-padded (as HPH's event 1004
-    messages show), in UTC (ANCM calls GetSystemTime)."""
+def log_file_name(prefix: Path, pid: int, when: datetime, build: str = "1.2") -> Path:
+    """The stdout log's name; `pid` is the IIS worker process's (shared by all its backends), `when`
+    UTC (GetSystemTime). HPH 1.2: `<prefix>_<pid>_<Y><M><D><h><m><s>.log`, fields not zero-padded
+    (HPH event 1004 messages; ANCM v1). v2: `<prefix>_<YYYYMMDDhhmmss>_<pid>.log` (serverprocess.cpp,
+    "%s_%d%02d%02d%02d%02d%02d_%d.log")."""
+    if build == "2":
+        return prefix.with_name(f"{prefix.name}_{when:%Y%m%d%H%M%S}_{pid}.log")
     stamp = f"{when.year}{when.month}{when.day}{when.hour}{when.minute}{when.second}"
     return prefix.with_name(f"{prefix.name}_{pid}_{stamp}.log")
 
@@ -151,6 +177,7 @@ class ProcessPool:
         self._next = 0
         self.failures: collections.deque[float] = collections.deque()
         self.launched: list[int] = []  # pid of every process started, in order
+        self.open_logs: set[Path] = set()  # stdout logs a live process of this pool holds open
 
     def _record_failure(self) -> None:
         self.failures.append(self.clock())
@@ -213,7 +240,7 @@ class ProcessPool:
         group = (
             {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
             if os.name == "nt"
-            else {"start_new_session": True}
+            else {"start_new_session": True, "preexec_fn": die_with_parent()}
         )
         try:
             process = await asyncio.create_subprocess_exec(
@@ -228,10 +255,12 @@ class ProcessPool:
         except OSError as exc:
             raise BackendUnavailable(f"cannot start {argv[0]}: {exc}") from exc
         self.launched.append(process.pid)
-        log = log_file_name(prefix, process.pid, datetime.now(timezone.utc)) if prefix else None
+        log = self._claim_log(prefix)
         backend = Backend(process, port, log)
         if log:
-            backend._pump = asyncio.ensure_future(_copy_output(process.stdout, log))
+            backend._pump = asyncio.ensure_future(self._copy_output(process.stdout, log))
+        elif prefix:
+            backend._pump = asyncio.ensure_future(_discard(process.stdout))
         asyncio.ensure_future(self._watch(backend))
         if await self._wait_listening(backend):
             return backend
@@ -243,6 +272,34 @@ class ProcessPool:
             f"the process did not listen on port {port} within startupTimeLimit="
             f"{self.platform.startup_time_limit}s; it was stopped"
         )
+
+    def _claim_log(self, prefix: Path | None) -> Path | None:
+        """The log this process gets. The name has the worker's pid and the time to the second,
+        and HPH opens it for writing with read sharing only (CreateFileW, FILE_SHARE_READ,
+        CREATE_ALWAYS: serverprocess.cpp): while another process holds the same name, this one
+        gets no stdout at all (event 1004); a name no process holds is truncated."""
+        if prefix is None:
+            return None
+        worker = os.getpid()  # the emulator stands for w3wp.exe
+        log = log_file_name(prefix, worker, datetime.now(timezone.utc), self.platform.build)
+        if log in self.open_logs:
+            self.warn(
+                f"HttpPlatformHandler: cannot open the stdout log {log}: another process of this "
+                "application has it open (same worker pid, same second); this process runs without one"
+            )
+            return None
+        self.open_logs.add(log)
+        log.write_bytes(b"")
+        return log
+
+    async def _copy_output(self, stream: asyncio.StreamReader, log: Path) -> None:
+        """stdout and stderr of the process, as they come, into its log file (held until it ends)."""
+        try:
+            with open(log, "ab", buffering=0) as out:
+                while chunk := await stream.read(65536):
+                    out.write(chunk)
+        finally:
+            self.open_logs.discard(log)
 
     async def _wait_listening(self, backend: Backend) -> bool:
         deadline = self.clock() + self.platform.startup_time_limit
@@ -273,8 +330,7 @@ class ProcessPool:
         await asyncio.gather(*(b.stop(self.stop_grace) for b in backends))
 
 
-async def _copy_output(stream: asyncio.StreamReader, log: Path) -> None:
-    """stdout and stderr of the process, as they come, into its log file."""
-    with open(log, "ab", buffering=0) as out:
-        while chunk := await stream.read(65536):
-            out.write(chunk)
+async def _discard(stream: asyncio.StreamReader) -> None:
+    """A process whose log could not be opened writes into nothing (HPH gives it no handle)."""
+    while await stream.read(65536):
+        pass

@@ -1,8 +1,13 @@
 """HttpPlatformHandler's forwarding: a request to the backend over 127.0.0.1, its answer back.
 
-Header handling follows ANCM's forwardinghandler (HPH's open-source fork): `Host` is kept,
-hop-by-hop headers are not forwarded, and `X-Forwarded-For` (client `ip:port`) and
-`X-Forwarded-Proto` are APPENDED to whatever the client sent, never replacing it.
+Header handling follows HttpPlatformHandler v2's forwardinghandler.cpp (lextudio/
+httpplatformhandlerv2, src/Servers/IIS/AspNetCoreModuleV2/OutOfProcessRequestHandler/): `Host` is
+kept; of the request's hop-by-hop headers only `Connection` is removed (with any `MS-ASPNETCORE*`
+header); `X-Forwarded-For` (client `ip:port`) and `X-Forwarded-Proto` are APPENDED to whatever
+the client sent, never replacing it. From the response, `Connection`, `Transfer-Encoding: chunked`
+and `Date` are dropped (IIS frames and dates the answer itself) and a `Server` header is only
+there if the backend sent one. Message framing (`Content-Length`, `Transfer-Encoding`) is
+WinHTTP's and IIS's job on each side, as it is aiohttp's here.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "transfer-encoding", "upgrade",
-}  # fmt: skip
+# Request headers HPH does not pass on (forwardinghandler.cpp: DeleteHeader(HttpHeaderConnection)),
+# plus the framing headers the client library writes itself.
+REQUEST_DROPPED = {"connection", "transfer-encoding", "content-length"}
+# Response headers IIS does not pass on (forwardinghandler.cpp, SetStatusAndHeaders): framing,
+# Connection and Date (IIS writes its own); Server is handled by the caller.
+RESPONSE_DROPPED = {"connection", "transfer-encoding", "content-length", "date", "server"}
+# The key of a response's mapping that carries the backend's Server header (None: it sent none).
+BACKEND_SERVER = web.ResponseKey("hph-backend-server", object)
 WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 
 
@@ -33,7 +42,14 @@ def _append(headers: CIMultiDict, name: str, value: str) -> None:
 
 def forwarded_headers(request: web.BaseRequest) -> CIMultiDict:
     """The client's headers as HPH passes them on."""
-    headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
+    headers = CIMultiDict(
+        (k, v)
+        for k, v in request.headers.items()
+        if k.lower() not in REQUEST_DROPPED and not k.lower().startswith("ms-aspnetcore")
+    )
+    if request.raw_path.startswith(("http://", "https://")):
+        # Absolute-form request line: its authority is the host (RFC 9112, 3.2.2), as http.sys does.
+        headers["Host"] = URL(request.raw_path, encoded=True).raw_authority
     peer = request.transport.get_extra_info("peername") if request.transport else None
     host, port = (peer[0], peer[1]) if peer else ("", 0)
     _append(headers, "X-Forwarded-For", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
@@ -42,7 +58,8 @@ def forwarded_headers(request: web.BaseRequest) -> CIMultiDict:
 
 
 def backend_url(request: web.BaseRequest, port: int) -> URL:
-    return URL(f"http://127.0.0.1:{port}{request.raw_path}", encoded=True)
+    """The request's path and query as sent (an absolute-form target loses its scheme and host)."""
+    return URL(f"http://127.0.0.1:{port}{request.rel_url.raw_path_qs}", encoded=True)
 
 
 async def forward_http(
@@ -68,8 +85,9 @@ async def forward_http(
     async with upstream:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in upstream.headers.items():
-            if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+            if name.lower() not in RESPONSE_DROPPED:
                 response.headers.add(name, value)
+        response[BACKEND_SERVER] = upstream.headers.get("Server")
         if upstream.content_length is not None:
             response.content_length = upstream.content_length
         await response.prepare(request)

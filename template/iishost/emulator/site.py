@@ -7,10 +7,14 @@ iishost/docs/emulator.md lists each emulated behaviour with its source and what 
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import mimetypes
 import os
+import sys
 import time
+import traceback
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -21,7 +25,7 @@ from aiohttp import web
 
 from . import webconfig
 from .backend import BackendUnavailable, ProcessPool, expand, resolve
-from .proxy import BackendError, forward_http, forward_websocket
+from .proxy import BACKEND_SERVER, BackendError, forward_http, forward_websocket
 
 # IIS's own status pages: status.substatus -> title (IIS "HTTP status codes" reference).
 TITLES = {
@@ -31,19 +35,85 @@ TITLES = {
     "404.4": "Not Found: no handler is mapped for this request",
     "404.7": "Not Found: request filtering denies this file extension",
     "404.8": "Not Found: request filtering denies a hidden segment in the URL",
+    "404.11": "Not Found: request filtering denies a double escape sequence in the URL",
+    "404.12": "Not Found: request filtering denies high-bit characters in the URL",
+    "404.13": "Not Found: the request content is longer than maxAllowedContentLength",
+    "404.14": "Not Found: the URL is longer than maxUrl",
+    "404.15": "Not Found: the query string is longer than maxQueryString",
     "405.0": "Method Not Allowed",
+    "500.0": "Internal Server Error",
     "500.19": "Internal Server Error: the configuration data for the page is invalid",
     "502.3": "Bad Gateway: the backend did not answer",
 }
 BUILTIN_MIME = mimetypes.MimeTypes()  # Python's own table, not the OS's: same answer everywhere
+# The Server header of what IIS answers itself, and of what http.sys refuses before IIS sees it.
+IIS_SERVER = "Microsoft-IIS/10.0"
+HTTPSYS_SERVER = "Microsoft-HTTPAPI/2.0"
+# http.sys defaults (Microsoft, "Http.sys registry settings for Windows"): a path segment may have at
+# most UrlSegmentMaxLength characters, and AllowRestrictedChars=0 refuses escaped characters that
+# decode to U+0000-U+001F or U+007F-U+009F. Both answer 400 before IIS sees the request.
+URL_SEGMENT_MAX_LENGTH = 260
+RESTRICTED = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
+SERVER_KEY = web.ResponseKey("iis-server", str)  # a response's mapping key: the Server header to send
+CUSTOM_HEADERS = web.RequestKey("iis-custom-headers", tuple)  # the folder's customHeaders
 
 
 def iis_error(code: str, detail: str = "") -> web.Response:
+    """IIS's own error page for status.substatus (the page names the substatus, as IIS's does)."""
     status = int(code.split(".")[0])
     body = f"<h1>HTTP Error {code} - {html.escape(TITLES[code])}</h1>"
     if detail:
         body += f"<p>{html.escape(detail)}</p>"
     return web.Response(status=status, text=body, content_type="text/html", headers={"X-IIS-Substatus": code})
+
+
+def httpsys_bad_request(reason: str) -> web.Response:
+    """http.sys's answer to a URL it refuses: 400, its own page and Server header, connection closed."""
+    body = "<h2>Bad Request - Invalid URL</h2><hr><p>HTTP Error 400. The request URL is invalid.</p>"
+    response = web.Response(
+        status=400,
+        text=body,
+        content_type="text/html",
+        headers={"X-HTTPSYS-Reason": reason, "Connection": "close"},
+    )
+    response[SERVER_KEY] = HTTPSYS_SERVER
+    return response
+
+
+def _exists(check: Callable[[], bool]) -> bool:
+    """A filesystem probe that treats a name the OS cannot hold (too long, NUL) as absent, as a
+    file that cannot exist is absent on IIS too."""
+    try:
+        return check()
+    except (OSError, ValueError):
+        return False
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """IIS names itself on its own answers; a proxied answer keeps the backend's Server header or
+    has none (forwardinghandler.cpp deletes Server when the backend sent none)."""
+    proxied = BACKEND_SERVER in response
+    server = response.get(BACKEND_SERVER) if proxied else response.get(SERVER_KEY, IIS_SERVER)
+    if server:
+        response.headers["Server"] = server
+    else:
+        response.headers.popall("Server", None)
+    # customHeaders go on every answer of the folder, the application's too (iis-docs).
+    for name, value in request.get(CUSTOM_HEADERS, ()):
+        response.headers.add(name, value)
+
+
+@web.middleware
+async def _own_errors_as_iis(request: web.Request, handler) -> web.StreamResponse:
+    """A fault in the emulator itself answers IIS's 500 page (and says so on stderr), never
+    aiohttp's own; the traceback is the emulator's bug to fix, not the site's."""
+    try:
+        return await handler(request)
+    except (ConnectionResetError, asyncio.CancelledError, web.HTTPException):
+        raise
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return iis_error("500.0", "the IIS emulator failed on this request (its traceback is on stderr)")
 
 
 @dataclass
@@ -63,7 +133,8 @@ class Emulator:
     counts requestTimeout in whole minutes, and a test cannot wait minutes. `environ` is the
     environment the worker process would have (default: this process's), `clock` the time source
     for rapidFailsPerMinute, `watch_interval` how often recycleOnFileChange files and web.config
-    are checked."""
+    are checked, `hph_builds` the HttpPlatformHandler builds whose schema web.config must satisfy
+    ("1.2", "2"; default both: a web.config that loads here loads on either server)."""
 
     def __init__(
         self,
@@ -74,7 +145,9 @@ class Emulator:
         stop_grace: float = 5.0,
         watch_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        hph_builds: tuple[str, ...] = webconfig.BUILDS,
     ):
+        self.hph_builds = tuple(hph_builds)
         self.site_root = Path(site_root).resolve()
         self.environ = dict(os.environ if environ is None else environ)
         self.request_timeout, self.stop_grace = request_timeout, stop_grace
@@ -105,7 +178,9 @@ class Emulator:
             root = webconfig.read(path)
             folder = webconfig.merge_folder(webconfig.FolderConfig(), root, path)
             element = root.find(webconfig.SECTION)
-            platform = None if element is None else webconfig.parse_http_platform(element, path)
+            platform = (
+                None if element is None else webconfig.parse_http_platform(element, path, self.hph_builds)
+            )
         except webconfig.ConfigError as exc:
             return SiteState(None, None, exc, stamp)
         except OSError as exc:
@@ -126,7 +201,7 @@ class Emulator:
 
     def folder_config(self, folders: list[Path]) -> webconfig.FolderConfig:
         """The root configuration merged with each sub-folder's web.config down to the file."""
-        configs = [f / "web.config" for f in folders if (f / "web.config").is_file()]
+        configs = [f / "web.config" for f in folders if _exists((f / "web.config").is_file)]
         key = self._stamp(configs)
         if key not in self._folders:
             merged = self.state.root
@@ -149,11 +224,18 @@ class Emulator:
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # No routes: every request goes to handle() from the middleware, whatever aiohttp's router
+        # would make of its target (`*`, `host:443`, a newline): it must never answer for IIS.
+        app = web.Application(middlewares=[_own_errors_as_iis, self._dispatch])
+        app.on_response_prepare.append(_server_header)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            await self._session.close()
+            raise PortInUse(host, port, exc) from exc
         self._watcher = asyncio.ensure_future(self._watch())
         return self._runner.addresses[0][1]
 
@@ -195,7 +277,17 @@ class Emulator:
                 await self.recycle()
 
     # --- the request pipeline ------------------------------------------------------------------
+    @web.middleware
+    async def _dispatch(self, request: web.Request, handler) -> web.StreamResponse:
+        return await self.handle(request)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not request.raw_path.startswith(("/", "http://", "https://")):
+            # asterisk-form (OPTIONS *) and authority-form (CONNECT) targets: not emulated
+            return iis_error("404.0", f"request target {request.raw_path!r} is not emulated")
+        refused = httpsys_check(request)
+        if refused:
+            return refused
         if self.state.error:
             return iis_error("500.19", str(self.state.error))
         segments = [s for s in request.path.split("/") if s]
@@ -203,19 +295,16 @@ class Emulator:
             return iis_error("404.0")
         physical = self.site_root.joinpath(*segments)
         folders = [self.site_root.joinpath(*segments[:i]) for i in range(1, len(segments) + 1)]
-        folders = [f for f in folders if f.is_dir()]
+        folders = [f for f in folders if _exists(f.is_dir)]
         try:
             config = self.folder_config(folders)
         except webconfig.ConfigError as exc:
             return iis_error("500.19", str(exc))
-        # Request filtering runs before any handler, for every request (hidden segments first:
-        # /web.config answers 404.8 on IIS although .config is a denied extension too).
-        if any(s.lower() in config.hidden_segments for s in segments):
-            return iis_error("404.8")
+        request[CUSTOM_HEADERS] = config.custom_headers
+        refused = request_filtering(request, config, segments)
+        if refused:
+            return refused
         name = segments[-1] if segments else ""
-        extension = os.path.splitext(name)[1]
-        if extension and not config.extension_allowed(extension):
-            return iis_error("404.7")
         handler = config.handler_for(name or "default", request.method)
         if handler is None:
             return iis_error("404.4")
@@ -230,9 +319,9 @@ class Emulator:
         with the folder's clientCache headers (conditional GET and ranges come from aiohttp)."""
         if request.method not in ("GET", "HEAD"):
             return iis_error("405.0")
-        if physical.is_dir():
+        if _exists(physical.is_dir):
             return iis_error("403.14")
-        if not physical.is_file():
+        if not _exists(physical.is_file):
             return iis_error("404.0")
         content_type = mime_type(physical.name, config)
         if content_type is None:
@@ -254,6 +343,59 @@ class Emulator:
             return await forward(request, self._session, backend.port, self.timeout)
         except BackendError as exc:
             return iis_error("502.3", str(exc))
+
+
+class PortInUse(OSError):
+    """The emulator cannot listen where it was told to (mostly: another server has the port)."""
+
+    def __init__(self, host: str, port: int, cause: OSError):
+        advice = (
+            "another server is using the port: stop it, or choose another port (invoke serve --port N)"
+            if cause.errno in {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+            else "check --host and --port"
+        )
+        super().__init__(cause.errno, f"cannot listen on {host}:{port}: {cause.strerror or cause}; {advice}")
+
+
+def httpsys_check(request: web.BaseRequest) -> web.Response | None:
+    """What http.sys refuses before IIS runs (400): escaped control characters, and a path
+    segment longer than UrlSegmentMaxLength characters."""
+    path = request.path
+    if any(c in RESTRICTED for c in path):
+        return httpsys_bad_request("AllowRestrictedChars")
+    if any(len(segment) > URL_SEGMENT_MAX_LENGTH for segment in path.split("/")):
+        return httpsys_bad_request("UrlSegmentMaxLength")
+    return None
+
+
+def request_filtering(
+    request: web.BaseRequest, config: webconfig.FolderConfig, segments: list[str]
+) -> web.Response | None:
+    """IIS's request filtering module, in the order its substatus codes are listed (iis-docs,
+    "Request Filtering <requestFiltering>" and "Request Limits <requestLimits>"), except that
+    hidden segments come before file extensions (/web.config answers 404.8 on IIS)."""
+    raw_path = request.rel_url.raw_path
+    once = urllib.parse.unquote(raw_path)
+    # Double escaping: the decoded URL would decode again (a `%XX` left, or `+`, which IIS treats
+    # as an escaped space) (iis-docs allowDoubleEscaping; `+` in a path is the well-known 404.11).
+    if not config.allow_double_escaping and urllib.parse.unquote(once.replace("+", " ")) != once:
+        return iis_error("404.11")
+    if not config.allow_high_bit_characters and any(ord(c) > 127 for c in once):
+        return iis_error("404.12")
+    if len(request.path.encode("utf-8", "surrogateescape")) > config.max_url:
+        return iis_error("404.14", f"maxUrl is {config.max_url} bytes")
+    if len(request.rel_url.raw_query_string.encode()) > config.max_query_string:
+        return iis_error("404.15", f"maxQueryString is {config.max_query_string} bytes")
+    length = request.content_length
+    if length is not None and length > config.max_allowed_content_length:
+        return iis_error("404.13", f"maxAllowedContentLength is {config.max_allowed_content_length} bytes")
+    # Hidden segments before extensions: /web.config is 404.8 on IIS though .config is denied too.
+    if any(s.lower() in config.hidden_segments for s in segments):
+        return iis_error("404.8")
+    extension = os.path.splitext(segments[-1] if segments else "")[1]
+    if extension and not config.extension_allowed(extension):
+        return iis_error("404.7")
+    return None
 
 
 def _is_websocket(request: web.Request) -> bool:

@@ -1,10 +1,12 @@
 """Read `<httpPlatform>` from a web.config and check it the way IIS does.
 
 IIS validates a section against its schema when it loads the configuration and answers every
-request with HTTP 500.19 if a value is of the wrong type or out of range. The types, ranges and
-defaults below are HttpPlatformHandler v1.2's published schema (httpplatform_schema.xml,
-installed into %windir%\\System32\\inetsrv\\config\\schema; summarised with sources in the
-project docs, iishost/docs/iis-facts.md). Used by the IIS emulator (`invoke serve`) and by the tests.
+request with HTTP 500.19 if an attribute is unknown or a value is of the wrong type or out of
+range. Two HttpPlatformHandler builds are in the field with different schemas (Microsoft's 1.2 and
+LeXtudio's v2); the emulator checks against both by default, so a web.config that passes here
+loads on either server. The schemas are read from the files each build installs as
+%windir%\\System32\\inetsrv\\config\\schema\\httpplatform_schema.xml (copies in schemas/, with
+their sources). Used by the IIS emulator (`invoke serve`) and by the tests.
 """
 
 from __future__ import annotations
@@ -15,23 +17,90 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 SECTION = "system.webServer/httpPlatform"
-
-# attribute -> (kind, minimum, maximum, default). uint ranges and defaults from the schema;
-# startupTimeLimit's default is 10 in the configuration reference (one schema copy says 120).
-ATTRIBUTES: dict[str, tuple[str, int | None, int | None, object]] = {
-    "processPath": ("string", None, None, ""),
-    "arguments": ("string", None, None, ""),
-    "startupTimeLimit": ("uint", 0, 3600, 10),
-    "startupRetryCount": ("uint", 0, 100, 10),
-    "rapidFailsPerMinute": ("uint", 0, 100, 10),
-    "requestTimeout": ("timeSpan", 0, 30 * 24 * 3600, 120),
-    "stdoutLogEnabled": ("bool", None, None, False),
-    "stdoutLogFile": ("string", None, None, r".\httpplatform-stdout"),
-    "processesPerApplication": ("uint", 1, 100, 1),
-    "forwardWindowsAuthToken": ("bool", None, None, False),
-}
-CHILDREN = {"environmentVariables": "environmentVariable", "recycleOnFileChange": "file"}
+SCHEMA_DIR = Path(__file__).with_name("schemas")
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One `<attribute>` of an IIS configSchema: type, default, validation."""
+
+    name: str
+    kind: str  # string, uint, bool, timeSpan
+    default: str | None = None
+    required: bool = False
+    non_empty: bool = False
+    low: int | None = None
+    high: int | None = None
+    granularity: int = 1  # timeSpanRange's third parameter, in seconds
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The `system.webServer/httpPlatform` section of one build's schema file."""
+
+    build: str
+    attributes: dict[str, Attribute]
+    # element -> (addElement name, clearElement name, the added element's attributes)
+    collections: dict[str, tuple[str, str, dict[str, Attribute]]]
+
+
+def _attribute(element: ET.Element) -> Attribute:
+    kind, validation = element.get("type", "string"), element.get("validationType", "")
+    low = high = None
+    granularity = 1
+    parameters = [p.strip() for p in element.get("validationParameter", "").split(",") if p.strip()]
+    if validation in ("integerRange", "timeSpanRange") and len(parameters) >= 2:
+        low, high = int(parameters[0]), int(parameters[1])
+        if validation == "timeSpanRange" and len(parameters) > 2:
+            granularity = int(parameters[2])
+    return Attribute(
+        name=element.get("name"),
+        kind=kind,
+        default=element.get("defaultValue"),
+        required=element.get("required") == "true",
+        non_empty=validation == "nonEmptyString",
+        low=low,
+        high=high,
+        granularity=granularity,
+    )
+
+
+def load_schema(path: Path | str, build: str = "") -> Schema:
+    """The httpPlatform section of an IIS schema file (the format of inetsrv\\config\\schema)."""
+    root = ET.parse(path).getroot()  # noqa: S314 (a schema file shipped with the project or IIS's own)
+    section = next(s for s in root.iter("sectionSchema") if s.get("name") == SECTION)
+    attributes = {a.get("name"): _attribute(a) for a in section.findall("attribute")}
+    collections = {}
+    for element in section.findall("element"):
+        collection = element.find("collection")
+        if collection is not None:
+            collections[element.get("name")] = (
+                collection.get("addElement", "add"),
+                collection.get("clearElement", "clear"),
+                {a.get("name"): _attribute(a) for a in collection.findall("attribute")},
+            )
+    return Schema(build or Path(path).stem, attributes, collections)
+
+
+# The builds, by the name `--hph` and Emulator(hph_builds=...) take (schemas/README.md: sources).
+SCHEMAS: dict[str, Schema] = {b: load_schema(SCHEMA_DIR / f"v{b}.xml", b) for b in ("1.2", "2")}
+BUILDS = tuple(SCHEMAS)
+# v2 has no startupRetryCount: it tries a start twice (serverprocess.cpp, dwRetryCount = 2).
+V2_START_ATTEMPTS = 2
+
+
+def build_of_schema(path: Path | str) -> str | None:
+    """Which HttpPlatformHandler build installed this httpplatform_schema.xml: "1.2", "2", or
+    None when its httpPlatform section matches neither (a build this project has not seen)."""
+    try:
+        found = load_schema(path)
+    except (OSError, ET.ParseError, StopIteration):
+        return None
+    for build, schema in SCHEMAS.items():
+        if (found.attributes, found.collections) == (schema.attributes, schema.collections):
+            return build
+    return None
 
 
 class ConfigError(ValueError):
@@ -48,7 +117,7 @@ class HttpPlatform:
 
     process_path: str
     arguments: str = ""
-    startup_time_limit: int = 10
+    startup_time_limit: int = 120
     startup_retry_count: int = 10
     rapid_fails_per_minute: int = 10
     request_timeout: int = 120  # seconds
@@ -58,71 +127,121 @@ class HttpPlatform:
     forward_windows_auth_token: bool = False
     environment_variables: dict[str, str] = field(default_factory=dict)
     recycle_on_file_change: tuple[str, ...] = ()
+    build: str = "1.2"  # whose defaults and behaviour apply when several builds are checked
 
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def _convert(name: str, raw: str, reasons: list[str]) -> object:
-    kind, low, high, default = ATTRIBUTES[name]
+def _convert(attribute: Attribute, raw: str, reasons: list[str]) -> object:
+    """The typed value of one attribute; a problem is added to `reasons` (value then None)."""
+    name, kind = attribute.name, attribute.kind
+    if attribute.non_empty and not raw:
+        reasons.append(f"{name} must not be empty")
     if kind == "string":
         return raw
     if kind == "bool":
-        value = _bool(name, raw, reasons)
-        return default if value is None else value
+        return _bool(name, raw, reasons)
     if kind == "uint":
         if not raw.isdigit():
             reasons.append(f'{name}="{raw}" is not an unsigned integer')
-            return default
+            return None
         value = int(raw)
-    else:  # timeSpan, [d.]hh:mm:ss, whole minutes only
+        unit = ""
+    elif kind == "timeSpan":
         value = _timespan(name, raw, reasons)
         if value is None:
-            return default
-        if value % 60:
-            reasons.append(f'{name}="{raw}" must be whole minutes (the schema granularity is 60 seconds)')
-    if value < low or value > high:
-        reasons.append(f'{name}="{raw}" is out of range ({low} to {high})')
+            return None
+        if value % attribute.granularity:
+            reasons.append(
+                f'{name}="{raw}" must be a multiple of {attribute.granularity} seconds '
+                "(the schema granularity)"
+            )
+        unit = " seconds"
+    else:
+        return raw
+    if attribute.low is not None and not attribute.low <= value <= attribute.high:
+        reasons.append(f'{name}="{raw}" is out of range ({attribute.low} to {attribute.high}{unit})')
     return value
 
 
-def parse_http_platform(element: ET.Element, source: Path | str = "web.config") -> HttpPlatform:
-    """Type and range-check one `<httpPlatform>` element; raise ConfigError with every problem."""
+def _check(
+    element: ET.Element, schema: Schema
+) -> tuple[dict[str, object], dict[str, str], list[str], list[str]]:
+    """(values, environment, recycle files, reasons) of `element` under one build's schema."""
     reasons: list[str] = []
     values: dict[str, object] = {}
-    for name, raw in element.attrib.items():
-        if name not in ATTRIBUTES:
-            reasons.append(f'unrecognized attribute "{name}"')
+    for name, attribute in schema.attributes.items():
+        raw = element.get(name, attribute.default)
+        if raw is None:
             continue
-        values[_snake(name)] = _convert(name, raw, reasons)
+        value = _convert(attribute, raw, reasons)
+        if value is not None:
+            values[_snake(name)] = value
+    for name in element.attrib:
+        if name not in schema.attributes:
+            reasons.append(f'unrecognized attribute "{name}"')
     if not values.get("process_path"):
         reasons.append("processPath is required and must not be empty")
     env: dict[str, str] = {}
     files: list[str] = []
     for child in element:
-        if child.tag not in CHILDREN:
+        if not isinstance(child.tag, str):
+            continue  # comments
+        if child.tag not in schema.collections:
             reasons.append(f'unrecognized element "{child.tag}"')
             continue
+        add, clear, item_schema = schema.collections[child.tag]
         for item in child:
-            if item.tag != CHILDREN[child.tag] and item.tag not in {"clear", "remove"}:
+            if not isinstance(item.tag, str):
+                continue
+            if item.tag == clear:
+                (env if child.tag == "environmentVariables" else files).clear()
+                continue
+            if item.tag != add:
                 reasons.append(f'unrecognized element "{item.tag}" in <{child.tag}>')
-            elif item.tag == "environmentVariable":
-                name, value = item.get("name"), item.get("value")
-                if not name:
-                    reasons.append("an environmentVariable needs a non-empty name")
-                elif value is None:
-                    reasons.append(f'environmentVariable "{name}" needs a value attribute')
-                else:
-                    env[name] = value
-            elif item.tag == "file":
-                if not item.get("path"):
-                    reasons.append("a recycleOnFileChange file needs a non-empty path")
-                else:
-                    files.append(item.get("path"))
+                continue
+            item_values = {}
+            for name, attribute in item_schema.items():
+                raw = item.get(name)
+                if raw is None:
+                    if attribute.required:
+                        reasons.append(f'<{add}> in <{child.tag}> needs the required attribute "{name}"')
+                    continue
+                item_values[name] = _convert(attribute, raw, reasons)
+            for name in item.attrib:
+                if name not in item_schema:
+                    reasons.append(f'unrecognized attribute "{name}" on <{add}> in <{child.tag}>')
+            if child.tag == "environmentVariables" and item_values.get("name") and "value" in item_values:
+                env[item_values["name"]] = item_values["value"]
+            elif child.tag == "recycleOnFileChange" and item_values.get("path"):
+                files.append(item_values["path"])
+    return values, env, files, reasons
+
+
+def parse_http_platform(
+    element: ET.Element, source: Path | str = "web.config", builds: tuple[str, ...] = BUILDS
+) -> HttpPlatform:
+    """Type and range-check one `<httpPlatform>` element against each build's schema; raise
+    ConfigError (500.19) with every problem, naming the build when only some builds refuse it.
+    Defaults and build-specific behaviour come from the first build."""
+    results = {build: _check(element, SCHEMAS[build]) for build in builds}
+    reasons: list[str] = []
+    for build, (*_, build_reasons) in results.items():
+        for reason in build_reasons:
+            everywhere = all(reason in r[-1] for r in results.values())
+            text = reason if everywhere or len(builds) == 1 else f"HttpPlatformHandler {build}: {reason}"
+            if text not in reasons:
+                reasons.append(text)
     if reasons:
         raise ConfigError(source, reasons)
-    return HttpPlatform(**values, environment_variables=env, recycle_on_file_change=tuple(files))
+    values, env, files, _ = results[builds[0]]
+    if builds[0] == "2":
+        values["startup_retry_count"] = V2_START_ATTEMPTS
+    return HttpPlatform(
+        **values, environment_variables=env, recycle_on_file_change=tuple(files), build=builds[0]
+    )
 
 
 def read(path: Path | str) -> ET.Element:
@@ -133,10 +252,18 @@ def read(path: Path | str) -> ET.Element:
         raise ConfigError(path, [f"malformed XML: {exc}"]) from exc
 
 
-def load_http_platform(path: Path | str) -> HttpPlatform | None:
+def read_string(text: str, source: str = "web.config") -> ET.Element:
+    """Like read(), from text (tests and tools that build a configuration in memory)."""
+    try:
+        return ET.fromstring(text)  # noqa: S314 (the caller's own text)
+    except ET.ParseError as exc:
+        raise ConfigError(source, [f"malformed XML: {exc}"]) from exc
+
+
+def load_http_platform(path: Path | str, builds: tuple[str, ...] = BUILDS) -> HttpPlatform | None:
     """The checked `<httpPlatform>` of one web.config, or None if it has none."""
-    element = read(path).find("system.webServer/httpPlatform")
-    return None if element is None else parse_http_platform(element, path)
+    element = read(path).find(SECTION)
+    return None if element is None else parse_http_platform(element, path, builds)
 
 
 # --- The other sections IIS applies to a request, merged folder by folder -------------------------
@@ -185,6 +312,16 @@ class FolderConfig:
     cache_control_custom: str = ""
     http_expires: str = ""
     mime_map: tuple[tuple[str, str | None], ...] = ()  # extension -> type; None removes it
+    # requestFiltering's attributes and requestLimits, applicationHost.config's defaults (iis-docs
+    # "Request Limits <requestLimits>" and "Request Filtering <requestFiltering>").
+    allow_double_escaping: bool = False
+    allow_high_bit_characters: bool = True
+    max_allowed_content_length: int = 30_000_000
+    max_url: int = 4096
+    max_query_string: int = 2048
+    # httpProtocol/customHeaders: added to every response; applicationHost.config adds
+    # X-Powered-By: ASP.NET (iis-docs "Custom Headers <customHeaders>").
+    custom_headers: tuple[tuple[str, str], ...] = (("X-Powered-By", "ASP.NET"),)
 
     def handler_for(self, file_name: str, method: str) -> Handler | None:
         """IIS picks the first handler in the ordered list whose path and verb match."""
@@ -268,6 +405,23 @@ def merge_folder(parent: FolderConfig, root: ET.Element, source: Path | str) -> 
         changes["file_extensions"] = tuple(extensions.items())
         if extensions_element is not None and "allowUnlisted" in extensions_element.attrib:
             changes["allow_unlisted"] = _convert_bool(extensions_element, "allowUnlisted", True, reasons)
+        for attribute in ("allowDoubleEscaping", "allowHighBitCharacters"):
+            if attribute in filtering.attrib:
+                changes[_snake(attribute)] = _convert_bool(filtering, attribute, True, reasons)
+        limits = filtering.find("requestLimits")
+        for attribute in ("maxAllowedContentLength", "maxUrl", "maxQueryString"):
+            raw = limits.get(attribute) if limits is not None else None
+            if raw is not None:
+                value = _convert(Attribute(attribute, "uint", low=0, high=2**32 - 1), raw, reasons)
+                if value is not None:
+                    changes[_snake(attribute)] = value
+
+    custom = web.find("httpProtocol/customHeaders")
+    if custom is not None:
+        headers = _merge_collection(
+            custom, {k.lower(): (k, v) for k, v in parent.custom_headers}, "name", _header, reasons
+        )
+        changes["custom_headers"] = tuple(headers.values())
 
     static = web.find("staticContent")
     if static is not None:
@@ -302,6 +456,10 @@ def merge_folder(parent: FolderConfig, root: ET.Element, source: Path | str) -> 
     if reasons:
         raise ConfigError(source, reasons)
     return replace(parent, **changes)
+
+
+def _header(element: ET.Element) -> tuple[str, str]:
+    return element.get("name", ""), element.get("value", "")
 
 
 def _bool(name: str, raw: str, reasons: list[str]) -> bool | None:

@@ -16,7 +16,24 @@ async def pid(request):
 
 
 async def headers(request):
-    return web.json_response({"host": request.host, "headers": list(request.headers.items())})
+    return web.json_response(
+        {"host": request.host, "path_qs": request.raw_path, "headers": list(request.headers.items())}
+    )
+
+
+async def echo_path(request):
+    return web.Response(text=request.path)
+
+
+async def no_server(request):
+    response = web.Response(text="no Server header")
+    response["no-server"] = True
+    return response
+
+
+async def drop_server(request, response):
+    if response.get("no-server"):
+        response.headers.popall("Server", None)
 
 
 async def sleep(request):
@@ -78,7 +95,9 @@ def main():
     time.sleep(args.start_delay)
     app = web.Application()
     routes = {"/pid": pid, "/headers": headers, "/sleep/{seconds}": sleep, "/crash": crash}
-    routes.update({"/stream": stream, "/child": child, "/ws": websocket})
+    routes.update({"/stream": stream, "/child": child, "/ws": websocket, "/no-server": no_server})
+    routes["/path/{tail:.*}"] = echo_path
+    app.on_response_prepare.append(drop_server)
     for path, handler in routes.items():
         app.router.add_get(path, handler)
     app.router.add_post("/echo", echo)

@@ -5,10 +5,12 @@ iishost/tests/emulator_backend.py, then talks HTTP to the emulator running in a 
 """
 
 import asyncio
+import html
 import http.client
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ import pytest
 from iishost import PROJECT_ROOT
 from iishost.emulator import webconfig
 from iishost.emulator.backend import log_file_name, resolve, split_arguments
+from iishost.emulator.site import Emulator, PortInUse
 from iishost.emulator.threaded import run_in_thread
 
 BACKEND = Path(__file__).with_name("emulator_backend.py")
@@ -35,7 +38,6 @@ def write_site(site, backend_args="", children="", extra="", **attributes):
         "processPath": sys.executable,
         "arguments": f'"{BACKEND}" --port %HTTP_PLATFORM_PORT% {backend_args}',
         "startupTimeLimit": "10",
-        "startupRetryCount": "1",
         "rapidFailsPerMinute": "10",
         **attributes,
     }
@@ -109,9 +111,10 @@ def test_arguments_split_like_a_windows_command_line():
     ]
 
 
-def test_log_file_names_are_not_zero_padded(tmp_path):
-    name = log_file_name(tmp_path / "stdout", 42, datetime(2025, 3, 4, 5, 6, 7))
-    assert name == tmp_path / "stdout_42_202534567.log"
+def test_log_file_names_follow_each_build():
+    when = datetime(2025, 3, 4, 5, 6, 7)
+    assert log_file_name(Path("stdout"), 42, when).name == "stdout_42_202534567.log"
+    assert log_file_name(Path("stdout"), 42, when, "2").name == "stdout_20250304050607_42.log"
 
 
 # --- the configuration ---------------------------------------------------------------------------
@@ -121,7 +124,7 @@ def test_invalid_http_platform_answers_500_19_with_the_reason(tmp_path):
         status, headers, body = get(running.url + "/")
         assert running.emulator.pool is None, "no process is started for an invalid configuration"
     assert status == 500 and headers["X-IIS-Substatus"] == "500.19"
-    assert "whole minutes" in body
+    assert "must be a multiple of 60 seconds" in body
 
 
 def test_request_filtering_hides_segments_and_extensions(tmp_path):
@@ -242,7 +245,7 @@ def test_request_timeout_answers_502_3(tmp_path):
 # --- the process -----------------------------------------------------------------------------------
 def test_slow_start_is_killed_after_startup_time_limit_and_retried(tmp_path):
     site = write_site(tmp_path / "site", "--start-delay 30", startupTimeLimit="1", startupRetryCount="2")
-    with run_in_thread(site) as running:
+    with run_in_thread(site, hph_builds=("1.2",)) as running:
         started = time.monotonic()
         status, headers, body = get(running.url + "/pid")
         elapsed = time.monotonic() - started
@@ -257,10 +260,19 @@ def test_slow_start_is_killed_after_startup_time_limit_and_retried(tmp_path):
 def test_a_process_that_exits_at_start_is_tried_startup_retry_count_times(tmp_path):
     launches = tmp_path / "launches.txt"
     site = write_site(tmp_path / "site", f'--exit-at-start 4 --launches "{launches}"', startupRetryCount="3")
-    with run_in_thread(site) as running:
+    with run_in_thread(site, hph_builds=("1.2",)) as running:
         status, _, body = get(running.url + "/pid")
     assert status == 502 and "exited with code 4" in body
     assert len(launches.read_text().split()) == 3
+
+
+def test_v2_tries_a_failing_start_twice(tmp_path):
+    """v2 has no startupRetryCount: serverprocess.cpp tries twice (dwRetryCount = 2)."""
+    launches = tmp_path / "launches.txt"
+    site = write_site(tmp_path / "site", f'--exit-at-start 4 --launches "{launches}"')
+    with run_in_thread(site, hph_builds=("2",)) as running:
+        assert get(running.url + "/pid")[0] == 502
+    assert len(launches.read_text().split()) == 2
 
 
 def test_a_crashed_process_is_restarted_on_the_next_request(tmp_path):
@@ -296,14 +308,48 @@ def test_processes_per_application_take_turns(tmp_path):
     assert pids[0::2] == [pids[0]] * 3 and pids[1::2] == [pids[1]] * 3
 
 
-def test_stdout_log_files_are_named_as_hph_names_them(tmp_path):
+@pytest.mark.parametrize("build", ["1.2", "2"])
+def test_stdout_log_files_are_named_as_hph_names_them(tmp_path, build):
+    """The pid in the name is the worker process's (here the emulator's), not the backend's."""
     site = write_site(tmp_path / "site", stdoutLogEnabled="true", stdoutLogFile=r".\logs\httpplatform-stdout")
     (site / "logs").mkdir()
-    with run_in_thread(site) as running:
+    with run_in_thread(site, hph_builds=(build,)) as running:
         pid = get(running.url + "/pid")[2]
     (log,) = (site / "logs").iterdir()
-    assert re.fullmatch(rf"httpplatform-stdout_{pid}_\d{{9,14}}\.log", log.name)
+    pattern = rf"_{os.getpid()}_\d{{9,14}}" if build == "1.2" else rf"_\d{{14}}_{os.getpid()}"
+    assert re.fullmatch(rf"httpplatform-stdout{pattern}\.log", log.name)
     assert f"backend {pid} starting" in log.read_text()
+
+
+def test_two_processes_started_in_the_same_second_share_one_log_name(tmp_path, monkeypatch):
+    """HPH opens the log with read sharing only: the second process of the same second gets none."""
+    import threading
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2025, 3, 4, 5, 6, 7, tzinfo=tz)
+
+    monkeypatch.setattr("iishost.emulator.backend.datetime", Frozen)
+    site = write_site(
+        tmp_path / "site",
+        processesPerApplication="2",
+        stdoutLogEnabled="true",
+        stdoutLogFile=r".\logs\out",
+    )
+    (site / "logs").mkdir()
+    with run_in_thread(site) as running:
+        pids = []
+        threads = [
+            threading.Thread(target=lambda: pids.append(get(running.url + "/pid")[2])) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    (log,) = (site / "logs").iterdir()
+    assert len(set(pids)) == 2
+    assert sum(f"backend {pid} starting" in log.read_text() for pid in pids) == 1, "one process lost"
 
 
 def test_a_change_to_a_recycle_file_restarts_the_process(tmp_path):
@@ -328,9 +374,286 @@ def test_shutdown_stops_the_whole_process_tree(tmp_path):
     assert wait_until(lambda: not pid_alive(parent) and not pid_alive(grandchild), timeout=5)
 
 
+# --- HttpPlatformHandler 1.2 and v2 ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("attributes", "children", "refused_by"),
+    [
+        ({"startupRetryCount": "3"}, "", {"2"}),  # v1.2 only
+        ({}, '<handlerSettings><handlerSetting name="a" value="b"/></handlerSettings>', {"1.2"}),  # v2 only
+        ({"requestTimeout": "20.00:00:00"}, "", {"2"}),  # 1.2: up to 30 days; v2: up to 15
+        ({"requestTimeout": "00:00:30"}, "", {"1.2"}),  # 1.2: whole minutes; v2: seconds
+        ({}, '<environmentVariables><remove name="X"/></environmentVariables>', {"1.2", "2"}),
+    ],
+)
+def test_each_build_refuses_what_its_schema_lacks_with_500_19(tmp_path, attributes, children, refused_by):
+    site = write_site(tmp_path / "site", children=children, **attributes)
+    for builds in (("1.2",), ("2",), ("1.2", "2")):
+        with run_in_thread(site, hph_builds=builds) as running:
+            status, headers, body = get(running.url + "/pid")
+        refused = bool(set(builds) & refused_by)
+        assert (status == 500 and headers.get("X-IIS-Substatus") == "500.19") is refused, (builds, body)
+
+
+def test_the_default_checks_both_builds_and_names_the_one_that_refuses(tmp_path):
+    site = write_site(tmp_path / "site", startupRetryCount="3")
+    with run_in_thread(site) as running:
+        status, _, body = get(running.url + "/pid")
+    assert status == 500
+    assert 'HttpPlatformHandler 2: unrecognized attribute "startupRetryCount"' in html.unescape(body)
+
+
+def test_build_of_schema_names_each_shipped_schema(tmp_path):
+    for build in webconfig.BUILDS:
+        assert webconfig.build_of_schema(webconfig.SCHEMA_DIR / f"v{build}.xml") == build
+    (tmp_path / "other.xml").write_text("<configSchema/>")
+    assert webconfig.build_of_schema(tmp_path / "other.xml") is None
+    assert webconfig.build_of_schema(tmp_path / "missing.xml") is None
+
+
+def test_v2_defaults_forward_windows_auth_token_to_true():
+    element = webconfig.read_string('<httpPlatform processPath="x"/>')
+    assert webconfig.parse_http_platform(element, builds=("2",)).forward_windows_auth_token is True
+    assert webconfig.parse_http_platform(element, builds=("1.2",)).forward_windows_auth_token is False
+
+
+# --- http.sys and request filtering --------------------------------------------------------------
+def raw_request(port, data, timeout=10):
+    """Send raw bytes, return (status, headers dict, body) of the answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read().decode()
+
+
+def test_request_limits_answer_as_iis(tmp_path):
+    extra = """<security><requestFiltering>
+      <requestLimits maxAllowedContentLength="1000"/>
+    </requestFiltering></security>"""
+    site = write_site(tmp_path / "site", extra=extra)
+    with run_in_thread(site) as running:
+
+        def substatus(path, **options):
+            status, headers, body = get(running.url + path, **options)
+            code = headers.get("X-IIS-Substatus")
+            assert code is None or (str(status) == code.split(".")[0] and f"HTTP Error {code}" in body)
+            return code
+
+        results = {
+            "body 1001": substatus("/echo", method="POST", data=b"x" * 1001),
+            "body 1000": substatus("/echo", method="POST", data=b"x" * 1000),
+            "query 2049": substatus("/pid?" + "q" * 2049),
+            "query 2048": substatus("/pid?" + "q" * 2048),
+            "url 4097": substatus("/pid/" + "/".join(["s" * 200] * 20) + "/" + "x" * 72),
+            "url 4096": substatus("/pid/" + "/".join(["s" * 200] * 20) + "/" + "x" * 71),
+            "plus": substatus("/a+b"),
+            "double": substatus("/a%2541"),
+            "single": substatus("/a%41"),
+            "high bit": substatus("/%C3%A9t%C3%A9"),
+        }
+    assert results == {
+        "body 1001": "404.13", "body 1000": None, "query 2049": "404.15", "query 2048": None,
+        "url 4097": "404.14", "url 4096": None, "plus": "404.11", "double": "404.11", "single": None,
+        "high bit": None,
+    }  # fmt: skip
+
+
+def test_high_bit_characters_are_refused_when_configured(tmp_path):
+    extra = '<security><requestFiltering allowHighBitCharacters="false"/></security>'
+    site = write_site(tmp_path / "site", extra=extra)
+    with run_in_thread(site) as running:
+        assert get(running.url + "/%C3%A9")[1].get("X-IIS-Substatus") == "404.12"
+        assert get(running.url + "/pid")[0] == 200
+
+
+def test_http_sys_refuses_control_characters_and_long_segments_before_iis(tmp_path):
+    site = write_site(tmp_path / "site")
+    with run_in_thread(site) as running:
+        answers = {
+            path: raw_request(running.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            for path in ("/a%0ab", "/a%00b", "/a%7Fb", "/a%C2%85b", "/" + "a" * 261)
+        }
+        passed = {
+            path: get(running.url + path)[2] for path in ("/path/" + "a" * 260, "/path/" + "%C3%A9" * 200)
+        }
+    for path, (status, headers, body) in answers.items():
+        assert status == 400, path
+        assert headers["Server"] == "Microsoft-HTTPAPI/2.0" and "Invalid URL" in body, path
+    expected = ["/path/" + "a" * 260, "/path/" + "\u00e9" * 200]
+    assert list(passed.values()) == expected, "http.sys lets them through"
+
+
+def test_an_absolute_uri_request_line_is_served_for_its_path_and_host(tmp_path):
+    site = write_site(tmp_path / "site")
+    with run_in_thread(site) as running:
+        status, _, body = raw_request(
+            running.port, b"GET http://www.example.test/headers?x=1 HTTP/1.1\r\nHost: other\r\n\r\n"
+        )
+    assert status == 200
+    seen = json.loads(body)
+    assert seen["host"] == "www.example.test" and seen["path_qs"] == "/headers?x=1"
+
+
+def test_no_request_target_gets_the_emulators_own_router_answer(tmp_path):
+    site = write_site(tmp_path / "site")
+    with run_in_thread(site) as running:
+        answers = [
+            raw_request(running.port, f"{line}\r\nHost: x\r\n\r\n".encode())
+            for line in ("OPTIONS * HTTP/1.1", "CONNECT example.com:443 HTTP/1.1", "GET /a%0a HTTP/1.1")
+        ]
+    for _status, headers, body in answers:
+        assert "404: Not Found" not in body and headers["Server"].startswith("Microsoft-"), body
+
+
+def test_emulator_faults_answer_iis_500_not_aiohttp(tmp_path, monkeypatch):
+    site = write_site(tmp_path / "site")
+
+    def broken(*args):
+        raise RuntimeError("a bug in the emulator")
+
+    monkeypatch.setattr("iishost.emulator.site.request_filtering", broken)
+    with run_in_thread(site) as running:
+        status, headers, body = get(running.url + "/pid")
+    assert (status, headers["Server"], headers["X-IIS-Substatus"]) == (500, "Microsoft-IIS/10.0", "500.0")
+
+
+# --- headers -------------------------------------------------------------------------------------
+def test_server_header_is_iis_on_its_own_answers_and_the_backends_otherwise(tmp_path):
+    extra = """<security><requestFiltering>
+      <hiddenSegments><add segment="h"/></hiddenSegments>
+    </requestFiltering></security>"""
+    site = write_site(tmp_path / "site", extra=extra)
+    with run_in_thread(site) as running:
+        own = get(running.url + "/h")[1]
+        with_server = get(running.url + "/pid")[1]
+        without_server = get(running.url + "/no-server")[1]
+    assert own["Server"] == "Microsoft-IIS/10.0"
+    assert with_server["Server"].startswith("Python/"), "the backend's own Server header is kept"
+    assert "Server" not in without_server, "HPH deletes Server when the backend sent none"
+    assert "aiohttp" not in str(without_server)
+
+
+def test_custom_headers_go_on_every_answer_and_iis_adds_x_powered_by(tmp_path):
+    plain = write_site(tmp_path / "plain")
+    custom = write_site(
+        tmp_path / "custom",
+        extra="""<httpProtocol><customHeaders>
+          <remove name="X-Powered-By"/><add name="X-Frame" value="DENY"/>
+        </customHeaders></httpProtocol>""",
+    )
+    with run_in_thread(plain) as running:
+        defaults = [get(running.url + path)[1] for path in ("/pid", "/web.config")]
+    with run_in_thread(custom) as running:
+        changed = [get(running.url + path)[1] for path in ("/pid", "/web.config")]
+    assert [h.get("X-Powered-By") for h in defaults] == ["ASP.NET", "ASP.NET"], "applicationHost adds it"
+    assert [(h.get("X-Powered-By"), h.get("X-Frame")) for h in changed] == [(None, "DENY")] * 2
+
+
+def test_only_connection_is_removed_from_the_request_headers(tmp_path):
+    site = write_site(tmp_path / "site")
+    sent = {
+        "Keep-Alive": "timeout=5", "TE": "trailers", "Proxy-Authorization": "Basic eA==",
+        "Upgrade": "h2c", "Trailer": "X-T", "MS-ASPNETCORE-TOKEN": "forged",
+        "Connection": "keep-alive, X-Drop",
+    }  # fmt: skip
+    with run_in_thread(site) as running:
+        status, _, body = get(running.url + "/headers", headers=sent)
+    assert status == 200
+    seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    for name in ("keep-alive", "te", "proxy-authorization", "upgrade", "trailer"):
+        assert seen.get(name) == sent[{k.lower(): k for k in sent}[name]], name
+    assert "connection" not in seen or seen["connection"] != sent["Connection"]
+    assert "ms-aspnetcore-token" not in seen
+
+
+# --- the emulator's own life -------------------------------------------------------------------------
+def test_a_port_in_use_is_a_clear_message(tmp_path):
+    import socket
+
+    site = write_site(tmp_path / "site")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        async def start():
+            emulator = Emulator(site)
+            with pytest.raises(PortInUse, match=rf"cannot listen on 127\.0\.0\.1:{port}.*--port"):
+                await emulator.start("127.0.0.1", port)
+
+        asyncio.run(start())
+        result = subprocess.run(
+            [sys.executable, "-m", "iishost.emulator", "--site-root", str(site), "--port", str(port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def _start_supervised(site, port, supervisor):
+    code = (
+        "import sys; from iishost.emulator.tasks import supervise; "
+        f"sys.exit(supervise([sys.executable, '-m', 'iishost.emulator', '--site-root', {str(site)!r}, "
+        f"'--port', '{port}']))"
+    )
+    argv = [sys.executable, "-c", code] if supervisor else [
+        sys.executable, "-m", "iishost.emulator", "--site-root", str(site), "--port", str(port)
+    ]  # fmt: skip
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_until(lambda: _answers(port), timeout=30):
+        process.kill()  # (its backends die with it: die_with_parent)
+        pytest.fail("the emulator did not answer within 30 s")
+    return process
+
+
+def _answers(port):
+    try:
+        return get(f"http://127.0.0.1:{port}/pid", timeout=10)[0] == 200
+    except OSError:
+        return False
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_backends_die_with_a_killed_emulator(tmp_path):
+    site, port = write_site(tmp_path / "site", processesPerApplication="2"), _free_port()
+    emulator = _start_supervised(site, port, supervisor=False)
+    try:
+        pids = {int(get(f"http://127.0.0.1:{port}/pid")[2]) for _ in range(2)}
+        assert len(pids) == 2
+        emulator.kill()
+        emulator.wait(10)
+        assert wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=10), "backends outlived IIS"
+    finally:
+        emulator.kill()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGTERM")
+def test_sigterm_to_invoke_serve_stops_the_emulator_and_its_backends(tmp_path):
+    site, port = write_site(tmp_path / "site"), _free_port()
+    supervisor = _start_supervised(site, port, supervisor=True)
+    try:
+        backend = int(get(f"http://127.0.0.1:{port}/pid")[2])
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(30) == 0
+        assert not _answers(port), "the emulator is still up"
+        assert wait_until(lambda: not pid_alive(backend), timeout=10)
+    finally:
+        supervisor.kill()
+
+
 # --- this project behind the emulator --------------------------------------------------------------
-def test_a_forged_forwarded_proto_does_not_make_django_think_it_is_https(tmp_path, production_env):
-    """The project's own web.config, HTTPS on: a plain-HTTP client claiming https is redirected."""
+def project_site(tmp_path):
+    """A site folder with this project's own web.config and venv (the emulator starts uvicorn)."""
     if not (ROOT / ".venv").is_dir():
         pytest.skip("needs the project's .venv (python bootstrap.py)")
     site = tmp_path / "site"
@@ -340,15 +663,65 @@ def test_a_forged_forwarded_proto_does_not_make_django_think_it_is_https(tmp_pat
         (site / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
     except OSError as exc:
         pytest.skip(f"cannot link the venv here: {exc}")
-    env = {**production_env, "DJANGO_HTTPS": "1", "PYTHONPATH": str(ROOT), "DJANGO_LOG_DIR": str(tmp_path)}
     assert webconfig.load_http_platform(site / "web.config").process_path.startswith(".")
-    with run_in_thread(site, environ=env) as running:
+    return site
+
+
+def https_env(production_env, tmp_path, **extra):
+    env = {**production_env, "DJANGO_HTTPS": "1", "PYTHONPATH": str(ROOT), "DJANGO_LOG_DIR": str(tmp_path)}
+    return {**env, **extra}
+
+
+def test_a_forged_forwarded_proto_does_not_make_django_think_it_is_https(tmp_path, production_env):
+    """IIS facing the clients, HTTPS on: a plain-HTTP client claiming https is redirected."""
+    site = project_site(tmp_path)
+    with run_in_thread(site, environ=https_env(production_env, tmp_path)) as running:
         forged = {"X-Forwarded-Proto": "https"}
         status, headers, _ = get(running.url + "/", headers=forged)
-        # Control: straight to uvicorn, a single trusted value IS believed, so the check can fail.
+        # Control: straight to uvicorn as HPH would send it (one entry, from 127.0.0.1) it is
+        # believed, so the check above can fail.
         backend = running.emulator.pool.slots[0]
         direct = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=30)
-        direct.request("GET", "/", headers=forged)
+        direct.request("GET", "/", headers={**forged, "X-Forwarded-For": "127.0.0.1:1"})
         direct_status = direct.getresponse().status
     assert status == 301 and headers["Location"].startswith("https://")
     assert direct_status == 200
+
+
+@pytest.mark.parametrize("trusted", ["127.0.0.1", ""])
+def test_behind_a_load_balancer_https_https_is_https_only_when_it_is_trusted(
+    tmp_path, production_env, trusted
+):
+    """The balancer (here: the test, at 127.0.0.1) terminates TLS and sends X-Forwarded-Proto:
+    https; HPH appends its own, so the app sees `https, http`. Trusted (DJANGO_TRUSTED_PROXIES),
+    that is https: no redirect, no loop. Not trusted, it is a forgery like any other."""
+    site = project_site(tmp_path)
+    env = https_env(production_env, tmp_path, DJANGO_TRUSTED_PROXIES=trusted)
+    with run_in_thread(site, environ=env) as running:
+        balancer = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+        statuses = [get(running.url + "/", headers=balancer)[0] for _ in range(2)]  # both processes
+    assert statuses == ([200, 200] if trusted else [301, 301])
+
+
+def test_every_process_keeps_its_startup_traceback_whatever_the_build(tmp_path, production_env):
+    """The project's web.config starts uvicorn through iishost.launch: each process writes its own
+    log, so a startup failure of both processes (started in the same second) is on record twice,
+    though HPH's shared stdout log name would keep only one of them."""
+    import threading
+
+    site = project_site(tmp_path)
+    logs = tmp_path / "own-logs"
+    logs.mkdir()
+    env = {**production_env, "DJANGO_DEBUG": "maybe", "PYTHONPATH": str(ROOT), "DJANGO_LOG_DIR": str(logs)}
+    for build in ("1.2", "2"):
+        with run_in_thread(site, environ=env, hph_builds=(build,)) as running:
+            threads = [threading.Thread(target=get, args=(running.url + "/",)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            launched = list(running.emulator.pool.launched)
+        assert len(launched) >= 2
+        for pid in launched:
+            (log,) = logs.glob(f"uvicorn_*_{pid}.log")
+            assert "ImproperlyConfigured" in log.read_text(), (build, pid)
