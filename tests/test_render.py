@@ -113,7 +113,7 @@ def test_web_config_is_valid_for_iis(case, webconfig):
 
 @pytest.mark.parametrize("build", ["1.2", "2"])
 def test_web_config_loads_under_each_hph_build(render_project, webconfig, build):
-    """Checked against each build's own schema file (iishost/emulator/schemas/, the published
+    """Checked against each build's schema (iishost/emulator/hph_schemas.py, the published
     httpplatform_schema.xml of HPH 1.2 and of lextudio/httpplatformhandlerv2): an attribute one
     of them lacks is 500.19 on every request of a server with that build."""
     project = render_project()

@@ -4,9 +4,9 @@ IIS validates a section against its schema when it loads the configuration and a
 request with HTTP 500.19 if an attribute is unknown or a value is of the wrong type or out of
 range. Two HttpPlatformHandler builds are in the field with different schemas (Microsoft's 1.2 and
 LeXtudio's v2); the emulator checks against both by default, so a web.config that passes here
-loads on either server. The schemas are read from the files each build installs as
-%windir%\\System32\\inetsrv\\config\\schema\\httpplatform_schema.xml (copies in schemas/, with
-their sources). Used by the IIS emulator (`invoke serve`) and by the tests.
+loads on either server. hph_schemas.py has both builds' tables with their sources; `load_schema`
+reads a server's own inetsrv\\config\\schema\\httpplatform_schema.xml. Used by the IIS emulator
+(`invoke serve`) and by the tests.
 """
 
 from __future__ import annotations
@@ -16,33 +16,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from iishost.emulator.hph_schemas import SCHEMAS, Attribute, Schema
+
 SECTION = "system.webServer/httpPlatform"
-SCHEMA_DIR = Path(__file__).with_name("schemas")
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """One `<attribute>` of an IIS configSchema: type, default, validation."""
-
-    name: str
-    kind: str  # string, uint, bool, timeSpan
-    default: str | None = None
-    required: bool = False
-    non_empty: bool = False
-    low: int | None = None
-    high: int | None = None
-    granularity: int = 1  # timeSpanRange's third parameter, in seconds
-
-
-@dataclass(frozen=True)
-class Schema:
-    """The `system.webServer/httpPlatform` section of one build's schema file."""
-
-    build: str
-    attributes: dict[str, Attribute]
-    # element -> (addElement name, clearElement name, the added element's attributes)
-    collections: dict[str, tuple[str, str, dict[str, Attribute]]]
 
 
 def _attribute(element: ET.Element) -> Attribute:
@@ -83,8 +60,7 @@ def load_schema(path: Path | str, build: str = "") -> Schema:
     return Schema(build or Path(path).stem, attributes, collections)
 
 
-# The builds, by the name `--hph` and Emulator(hph_builds=...) take (schemas/README.md: sources).
-SCHEMAS: dict[str, Schema] = {b: load_schema(SCHEMA_DIR / f"v{b}.xml", b) for b in ("1.2", "2")}
+# The builds, by the name `--hph` and Emulator(hph_builds=...) take (hph_schemas.py: sources).
 BUILDS = tuple(SCHEMAS)
 # v2 has no startupRetryCount: it tries a start twice (serverprocess.cpp, dwRetryCount = 2).
 V2_START_ATTEMPTS = 2
