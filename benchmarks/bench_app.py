@@ -22,12 +22,14 @@ application = importlib.import_module(_settings.rpartition(".")[0] + ".asgi").ap
 
 
 def find_routes(app) -> dict | None:
-    """The handler's Counter, also behind ASGIStaticFilesHandler (DEBUG only) or similar wrappers."""
+    """The handler's Counter, also behind wrappers: ASGIStaticFilesHandler (DEBUG only) keeps the
+    wrapped app as `.application`, iishost.forwarded.ForwardedHeaders (and most ASGI middleware)
+    as `.app`."""
     for _ in range(4):
         routes = getattr(app, "routes", None)
         if routes is not None:
             return routes
-        app = getattr(app, "application", None)
+        app = getattr(app, "application", None) or getattr(app, "app", None)
         if app is None:
             return None
     return None

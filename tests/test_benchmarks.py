@@ -295,6 +295,9 @@ def test_bench_app_finds_routes_behind_a_wrapper_and_reports_none(tmp_path):
         patch.setitem(sys.modules, "fakeapp", types.SimpleNamespace(__path__=[]))
         spec.loader.exec_module(module)
     assert module.find_routes(types.SimpleNamespace(application=inner)) == {"sync": 1}
+    # The generated asgi.py's outermost layer, iishost.forwarded.ForwardedHeaders, keeps it as `.app`.
+    forwarded = types.SimpleNamespace(app=types.SimpleNamespace(application=inner))
+    assert module.find_routes(forwarded) == {"sync": 1}
     assert module.find_routes(types.SimpleNamespace()) is None
 
 

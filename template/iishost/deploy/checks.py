@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from iishost.emulator.webconfig import ConfigError, build_of_schema, load_http_platform
+
 from .app_plan import deploy_check
 from .config import Settings, SettingsError
 from .venv import python_home
@@ -64,6 +66,39 @@ def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
             "mkdir logs (bootstrap.py creates it)",
         ))  # fmt: skip
     return problems
+
+
+def schema_path(appcmd: str) -> Path:
+    """Where an HttpPlatformHandler installer (1.2 or v2) writes its schema: beside appcmd.exe, in
+    %windir%\\System32\\inetsrv\\config\\schema (iishost/docs/iis-facts.md)."""
+    return Path(appcmd).parent / "config" / "schema" / "httpplatform_schema.xml"
+
+
+def installed_hph(settings: Settings, appcmd: str | None) -> tuple[str, Problem | None]:
+    """(note naming the HttpPlatformHandler build found, problem if web.config would not load under
+    it). IIS answers 500.19 on every request when web.config names an attribute the installed
+    build's schema lacks, so this is checked before any change."""
+    if appcmd is None:
+        return "", None
+    schema = schema_path(appcmd)
+    build = build_of_schema(schema)
+    if build is None:
+        found = (
+            "an HttpPlatformHandler schema neither 1.2's nor v2's" if schema.is_file() else "no schema file"
+        )
+        note = f"HttpPlatformHandler: {found} at {schema}; web.config checked against both builds"
+        builds = ("1.2", "2")
+    else:
+        note = f"HttpPlatformHandler {build} found ({schema})"
+        builds = (build,)
+    try:
+        load_http_platform(settings.root / "web.config", builds=builds)
+    except ConfigError as error:
+        return note, Problem(
+            "web.config would not load (IIS: HTTP 500.19 on every request): " + "; ".join(error.reasons),
+            "take the template's web.config (`invoke template-update`) or remove what is named",
+        )
+    return note, None
 
 
 # What manage.py prints when checks at the fail level are found (django.core.management.base).

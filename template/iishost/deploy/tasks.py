@@ -9,7 +9,7 @@ from invoke.exceptions import Exit
 
 from .acl.tasks import grant_steps
 from .app_plan import plan_app
-from .checks import check_all, django_checks
+from .checks import check_all, django_checks, installed_hph
 from .iis.plan import plan_register, plan_restart
 from .runner import query
 from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
@@ -30,10 +30,12 @@ def deploy(c, dry_run=False, json=False):
         settings = session.settings
         state = session.server_state()  # first: an unreadable IIS is named before its modules are asked
         problems = check_all(settings, session.appcmd, query)
+        hph, unloadable = installed_hph(settings, session.appcmd)
         failed, note = django_checks(settings, sys.executable, query)
-        problems += [failed] if failed else []
-        if note:
-            session.note(note)
+        problems += [p for p in (unloadable, failed) if p]
+        for line in (hph, note):
+            if line:
+                session.note(line)
         if problems and not session.dry_run:
             raise Exit(
                 "Prerequisites missing (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems)

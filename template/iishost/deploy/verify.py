@@ -9,9 +9,14 @@ from pathlib import Path
 
 
 def newest_stdout_log(root: Path) -> Path | None:
-    """HttpPlatformHandler writes logs/httpplatform-stdout_<pid>_<time>.log, one per process."""
-    logs = sorted((root / "logs").glob("httpplatform-stdout*.log"), key=lambda p: p.stat().st_mtime)
-    return logs[-1] if logs else None
+    """The newest log holding a backend's startup output: iishost.launch's own
+    logs/uvicorn_<time>_<pid>.log (one per process, the traceback is there), else HttpPlatformHandler's
+    logs/httpplatform-stdout_*.log (which, since iishost.launch, only points to the former)."""
+    for pattern in ("uvicorn_*.log", "httpplatform-stdout*.log"):
+        logs = sorted((root / "logs").glob(pattern), key=lambda p: p.stat().st_mtime)
+        if logs:
+            return logs[-1]
+    return None
 
 
 def wait_for_200(url: str, timeout: float, interval: float = 1.0) -> tuple[bool, str]:
@@ -38,7 +43,7 @@ def failure_message(url: str, timeout: float, last: str, root: Path) -> str:
     where = (
         f"the newest stdout log: {log}"
         if log
-        else f"logs\\httpplatform-stdout_*.log in {root / 'logs'} (none yet)"
+        else f"logs\\uvicorn_*.log and logs\\httpplatform-stdout_*.log in {root / 'logs'} (none yet)"
     )
     return (
         f"The site did not answer 200 at {url} within {timeout:g} s (last: {last}).\n"

@@ -259,6 +259,11 @@ def test_deploy_fails_loudly_when_the_site_does_not_answer(fake_server):
     assert result.returncode == 1
     assert "did not answer 200" in result.stderr
     assert "httpplatform-stdout_42_2025112591500.log" in result.stderr
+    # iishost.launch's own per-process log holds the traceback: named first once there is one.
+    (project / "logs" / "uvicorn_20251125-091500_4242.log").write_text("Traceback ...\n")
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "uvicorn_20251125-091500_4242.log" in result.stderr
 
 
 @posix_only
@@ -389,3 +394,36 @@ def test_a_deploy_starts_a_stopped_pool_once(fake_server):
     plan = json.loads(invoke("deploy", "--json", cwd=project, env=env).stdout)
     starts = [s["argv"][1:] for s in plan if s["argv"][1:3] == ["start", "apppool"]]
     assert len(starts) == 1 and not [s for s in plan if s["argv"][1:3] == ["recycle", "apppool"]]
+
+
+@posix_only
+@pytest.mark.slow
+def test_deploy_names_the_hph_build_and_refuses_a_web_config_it_would_not_load(fake_server):
+    """v2 has no startupRetryCount: a web.config naming it is 500.19 on every request of a v2 server,
+    so the deploy names the build it found and stops before any change; 1.2 accepts it."""
+    from iishost.tests.fakes.hph_schema import write_schema
+
+    project, state, env = fake_server
+    appcmd = Path(shutil.which("appcmd", path=env["PATH"]))
+    schema = write_schema(appcmd.parent / "config" / "schema" / "httpplatform_schema.xml", "2")
+    result = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert "HttpPlatformHandler 2 found" in result.stdout + result.stderr
+    assert "500.19" not in result.stdout + result.stderr
+
+    web_config = project / "web.config"
+    web_config.write_text(
+        web_config.read_text(encoding="utf-8").replace(
+            "<httpPlatform ", '<httpPlatform startupRetryCount="3" '
+        ),
+        encoding="utf-8",
+    )
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert 'HttpPlatformHandler 2: unrecognized attribute "startupRetryCount"' in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert changing(state) == []
+
+    write_schema(schema, "1.2")
+    result = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert "HttpPlatformHandler 1.2 found" in result.stdout + result.stderr
+    assert "startupRetryCount" not in result.stdout + result.stderr

@@ -28,6 +28,7 @@ from iishost.emulator import webconfig
 from iishost.emulator.backend import log_file_name, resolve, split_arguments
 from iishost.emulator.site import Emulator, PortInUse
 from iishost.emulator.threaded import run_in_thread
+from iishost.tests.fakes.hph_schema import write_schema
 
 BACKEND = Path(__file__).with_name("emulator_backend.py")
 ROOT = PROJECT_ROOT
@@ -403,47 +404,15 @@ def test_the_default_checks_both_builds_and_names_the_one_that_refuses(tmp_path)
     assert 'HttpPlatformHandler 2: unrecognized attribute "startupRetryCount"' in html.unescape(body)
 
 
-def schema_file(path, schema):
-    """`schema` written as IIS's inetsrv\\config\\schema files are (configSchema XML)."""
-    import xml.etree.ElementTree as ET
-
-    def attributes(parent, table):
-        for a in table.values():
-            element = ET.SubElement(parent, "attribute", name=a.name, type=a.kind)
-            if a.default is not None:
-                element.set("defaultValue", a.default)
-            if a.required:
-                element.set("required", "true")
-            if a.non_empty:
-                element.set("validationType", "nonEmptyString")
-            if a.low is not None:
-                timespan = a.kind == "timeSpan"
-                element.set("validationType", "timeSpanRange" if timespan else "integerRange")
-                element.set(
-                    "validationParameter", f"{a.low},{a.high}" + (f",{a.granularity}" if timespan else "")
-                )
-
-    root = ET.Element("configSchema")
-    section = ET.SubElement(root, "sectionSchema", name=webconfig.SECTION)
-    attributes(section, schema.attributes)
-    for name, (add, clear, table) in schema.collections.items():
-        collection = ET.SubElement(ET.SubElement(section, "element", name=name), "collection")
-        collection.set("addElement", add)
-        collection.set("clearElement", clear)
-        attributes(collection, table)
-    ET.ElementTree(root).write(path)
-    return path
-
-
-def test_build_of_schema_names_each_build_from_a_servers_schema_file(tmp_path):
+def test_build_of_schema_names_each_build_from_a_servers_write_schema(tmp_path):
     """A server's httpplatform_schema.xml names its build; one that matches neither (a build this
     project has not seen, a damaged file) names none."""
     for build, schema in webconfig.SCHEMAS.items():
-        assert webconfig.build_of_schema(schema_file(tmp_path / f"{build}.xml", schema)) == build
+        assert webconfig.build_of_schema(write_schema(tmp_path / f"{build}.xml", schema)) == build
     v2 = webconfig.SCHEMAS["2"]
     wider = dataclasses.replace(v2.attributes["processesPerApplication"], high=200)
     changed = dataclasses.replace(v2, attributes={**v2.attributes, "processesPerApplication": wider})
-    assert webconfig.build_of_schema(schema_file(tmp_path / "other.xml", changed)) is None
+    assert webconfig.build_of_schema(write_schema(tmp_path / "other.xml", changed)) is None
     (tmp_path / "empty.xml").write_text("<configSchema/>")
     assert webconfig.build_of_schema(tmp_path / "empty.xml") is None
     assert webconfig.build_of_schema(tmp_path / "missing.xml") is None
