@@ -45,7 +45,11 @@ def _section_table(report: dict, section: str) -> list[str]:
 def captions(report: dict) -> dict[str, str]:
     c, s, r = report["connections"], report["seconds"], report["runs"]
     n = report["processes_per_application"]
-    cell = f"each cell the median of {r} runs of {s} s after a 2 s warm-up; errors summed over the runs"
+    cell = (
+        f"each cell the median of {r} runs of {s} s after a 2 s warm-up, the runs interleaved (run 1 of "
+        "every row and endpoint, then run 2, ...) so that a drift in the machine's speed shifts every "
+        "row alike; errors summed over the runs"
+    )
     if report["pinned"]:
         where = "server pinned to CPU 0 (`taskset -c 0`), wrk to CPU 1 (`taskset -c 1`, 1 thread)"
     else:

@@ -18,7 +18,9 @@ project's async /health/, on loopback, each load bounded in time (wrk):
    same N wrk processes on that port. (uvicorn --workers would share one port too, but that is
    not how web.config runs it.)
 
-Each cell is the median of `runs` runs of `seconds` s after a 2 s warm-up. No figure compares
+Each cell is the median of `runs` runs of `seconds` s after a 2 s warm-up; the runs are
+interleaved across the section's cells (every server of a section is up at once, only the one
+under load works), so a machine whose speed drifts shifts every configuration alike. No figure compares
 one configuration with another by a ratio, and none compares N processes with 1. Under the
 tables: the targets for the fast handler's process, computed from the per-process figures
 (benchmarks/report.py), and how many requests each of its paths served (FastASGIHandler.routes,
@@ -246,7 +248,7 @@ def recipe_server(recipe: Path, python: Path, cpus: str | None = None) -> Server
     return Server("recipe", argv, recipe, port, {}, cpus)
 
 
-@dataclass
+@dataclass(eq=False)  # a cell's key: each configuration is itself
 class Configuration:
     section: str  # report.PER_PROCESS or report.EQUAL
     role: str  # report.FAST, STOCK, GUNICORN, WAITRESS, RECIPE: what the targets look up
@@ -363,13 +365,48 @@ def load_many(
     return combine(results)
 
 
-def measure(
-    targets: list[Server], path: str, seconds: int, runs: int, connections: int, cpus: str | None
-) -> tuple[LoadResult, list[LoadResult]]:
-    """The median of `runs` runs (each figure), after a 2 s warm-up."""
-    load_many(targets, path, 2, connections, cpus)
-    results = [load_many(targets, path, seconds, connections, cpus) for _ in range(runs)]
-    return median_of(results), results
+def measure_interleaved(
+    configs: list[Configuration],
+    seconds: int,
+    runs: int,
+    connections: int,
+    cpus: str | None,
+    unmeasured: list[str],
+) -> dict[tuple[Configuration, str, str], tuple[list[LoadResult], dict[str, int] | None]]:
+    """Every cell (configuration, endpoint) warmed up for 2 s, then run 1 of every cell, run 2 of
+    every cell, and so on: a machine whose speed drifts (a VM's neighbours) shifts all
+    configurations alike instead of whichever happened to run then. A cell wrk cannot measure is
+    listed in `unmeasured` and dropped. Returns each cell's runs and its route-count delta."""
+    cells = {
+        (config, endpoint, path): config.targets or config.servers
+        for config in configs
+        for endpoint, path in config.paths.items()
+    }
+    results: dict = {cell: [] for cell in cells}
+    routes: dict = {cell: None for cell in cells}
+    for round_ in range(-1, runs):  # round -1: the warm-up
+        for cell, targets in list(cells.items()):
+            config, _, path = cell
+            what = "warm-up" if round_ < 0 else f"run {round_ + 1}"
+            print(f"  [{config.section}] {config.name}: {path} ({what})", flush=True)
+            before = read_routes(config.servers)
+            try:
+                result = load_many(targets, path, 2 if round_ < 0 else seconds, connections, cpus)
+            except (ValueError, subprocess.SubprocessError) as error:  # one cell, not the run
+                print(f"    not measured: {error}", flush=True)
+                unmeasured.append(f"{config.name}, {path}: {str(error).splitlines()[0]}")
+                del cells[cell], results[cell]
+                continue
+            time.sleep(0.6)  # bench_app writes the counts every 0.25 s
+            delta = routes_delta(before, read_routes(config.servers))
+            if delta is not None:
+                total = routes[cell] or {}
+                routes[cell] = {
+                    key: total.get(key, 0) + delta.get(key, 0) for key in total.keys() | delta.keys()
+                }
+            if round_ >= 0:
+                results[cell].append(result)
+    return {cell: (results[cell], routes[cell]) for cell in results}
 
 
 def read_routes(servers: list[Server]) -> dict[str, int] | None:
@@ -446,36 +483,29 @@ def main(seconds: int = 10, runs: int = 3, connections: int = 32, readme: bool =
         routes_dir = work / "routes"
         routes_dir.mkdir()
         rows, unmeasured = [], []
-        for config in configurations(project, recipe, routes_dir):
-            wrk_cpus = PIN_WRK if config.section == PER_PROCESS and pin else None
-            targets = config.targets or config.servers
+        every = configurations(project, recipe, routes_dir)
+        for section in (PER_PROCESS, EQUAL):
+            configs = [c for c in every if c.section == section]
+            wrk_cpus = PIN_WRK if section == PER_PROCESS and pin else None
             with contextlib.ExitStack() as stack:
-                for server in config.servers:
-                    stack.enter_context(serving(server, next(iter(config.paths.values()))))
-                for endpoint, path in config.paths.items():
-                    print(f"  [{config.section}] {config.name}: {path} ...", flush=True)
-                    before = read_routes(config.servers)
-                    try:
-                        result, all_runs = measure(targets, path, seconds, runs, connections, wrk_cpus)
-                    except (ValueError, subprocess.SubprocessError) as error:  # one cell, not the run
-                        print(f"    not measured: {error}", flush=True)
-                        unmeasured.append(f"{config.name}, {path}: {str(error).splitlines()[0]}")
-                        continue
-                    time.sleep(0.6)  # bench_app writes the counts every 0.25 s
-                    routes = routes_delta(before, read_routes(config.servers))
-                    rows.append(
-                        {
-                            "section": config.section,
-                            "role": config.role,
-                            "configuration": config.name,
-                            "endpoint": endpoint,
-                            "path": path,
-                            "processes": len(config.servers),
-                            **asdict(result),
-                            "runs": [asdict(r) for r in all_runs],
-                            "routes": routes,
-                        }
-                    )
+                for config in configs:  # all up at once; only the one under load works
+                    for server in config.servers:
+                        stack.enter_context(serving(server, next(iter(config.paths.values()))))
+                cells = measure_interleaved(configs, seconds, runs, connections, wrk_cpus, unmeasured)
+            for (config, endpoint, path), (all_runs, routes) in cells.items():
+                rows.append(
+                    {
+                        "section": config.section,
+                        "role": config.role,
+                        "configuration": config.name,
+                        "endpoint": endpoint,
+                        "path": path,
+                        "processes": len(config.servers),
+                        **asdict(median_of(all_runs)),
+                        "runs": [asdict(r) for r in all_runs],
+                        "routes": routes,
+                    }
+                )
         report = {
             "machine": machine(python_of(project)),
             "connections": connections,

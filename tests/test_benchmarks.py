@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import run as bench_run
 from benchmarks.load import LoadResult, combine, median_of, parse_wrk, pinned, run_wrk, wrk_argv
 from benchmarks.profiling import classify, shares
 from benchmarks.report import (
@@ -344,3 +345,37 @@ def test_readme_table_is_replaced_between_markers(tmp_path):
     readme.write_text(f"intro\n{START}\nold\n{END}\nafter\n")
     update_readme(readme, "NEW\n")
     assert readme.read_text() == f"intro\n{START}\nNEW\n{END}\nafter\n"
+
+
+def test_runs_are_interleaved_across_cells_after_one_warm_up_each(monkeypatch):
+    """Run 1 of every cell, then run 2 ...: drift hits all configurations alike. A cell wrk cannot
+    read is dropped and named; route counts add up over the warm-up and every run."""
+    servers = {name: [types.SimpleNamespace(name=name)] for name in ("a", "b")}
+    configs = [
+        bench_run.Configuration(PER_PROCESS, FAST, name, servers[name], {"sync": "/s/", "async": "/h/"})
+        for name in ("a", "b")
+    ]
+    order, counts = [], {"a": 0, "b": 0}
+
+    def load_many(targets, path, seconds, connections, cpus):
+        name = targets[0].name
+        order.append((name, path, seconds))
+        if (name, path) == ("b", "/h/") and seconds == 10:
+            raise ValueError("wrk's output has no Requests/sec")
+        counts[name] += 1
+        return LoadResult(100.0, 1.0, 2.0, 0, 1000)
+
+    monkeypatch.setattr(bench_run, "load_many", load_many)
+    monkeypatch.setattr(bench_run, "read_routes", lambda servers: {"sync": counts[servers[0].name]})
+    monkeypatch.setattr(bench_run.time, "sleep", lambda seconds: None)
+    unmeasured = []
+    cells = bench_run.measure_interleaved(configs, 10, 2, 32, "1", unmeasured)
+    assert order == [
+        ("a", "/s/", 2), ("a", "/h/", 2), ("b", "/s/", 2), ("b", "/h/", 2),
+        ("a", "/s/", 10), ("a", "/h/", 10), ("b", "/s/", 10), ("b", "/h/", 10),
+        ("a", "/s/", 10), ("a", "/h/", 10), ("b", "/s/", 10),
+    ]  # fmt: skip
+    assert unmeasured == ["b, /h/: wrk's output has no Requests/sec"]
+    assert [(c.name, path) for c, _, path in cells] == [("a", "/s/"), ("a", "/h/"), ("b", "/s/")]
+    runs, routes = cells[(configs[0], "sync", "/s/")]
+    assert len(runs) == 2 and routes == {"sync": 3}
