@@ -95,7 +95,8 @@ def installed_hph(settings: Settings, appcmd: str | None) -> tuple[str, Problem 
         load_http_platform(settings.root / "web.config", builds=builds)
     except ConfigError as error:
         return note, Problem(
-            "web.config would not load (IIS: HTTP 500.19 on every request): " + "; ".join(error.reasons),
+            f"web.config would not load under HttpPlatformHandler {build or '1.2 or v2'} (IIS: 500.19 on "
+            "every request): " + "; ".join(error.reasons),
             "take the template's web.config (`invoke template-update`) or remove what is named",
         )
     return note, None

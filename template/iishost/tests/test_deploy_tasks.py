@@ -408,7 +408,7 @@ def test_deploy_names_the_hph_build_and_refuses_a_web_config_it_would_not_load(f
     schema = write_schema(appcmd.parent / "config" / "schema" / "httpplatform_schema.xml", "2")
     result = invoke("deploy", "--dry-run", cwd=project, env=env)
     assert "HttpPlatformHandler 2 found" in result.stdout + result.stderr
-    assert "500.19" not in result.stdout + result.stderr
+    assert "web.config would not load" not in result.stdout + result.stderr
 
     web_config = project / "web.config"
     web_config.write_text(
@@ -419,7 +419,8 @@ def test_deploy_names_the_hph_build_and_refuses_a_web_config_it_would_not_load(f
     )
     result = invoke("deploy", cwd=project, env=env)
     assert result.returncode == 1
-    assert 'HttpPlatformHandler 2: unrecognized attribute "startupRetryCount"' in result.stderr
+    assert "web.config would not load under HttpPlatformHandler 2" in result.stderr
+    assert 'unrecognized attribute "startupRetryCount"' in result.stderr
     assert "nothing was changed" in result.stderr
     assert changing(state) == []
 
