@@ -352,6 +352,8 @@ def test_static_files_are_readable_by_the_account_iis_serves_them_as_on_a_harden
     env = {**env, "INVOKE_IIS_SITE_NAME": SITE, "INVOKE_IIS_APP_POOL": POOL}
     css = project / "static" / "app.css"
     css.parent.mkdir()
+    for folder in ("media", "data"):  # acl.grant refuses a missing folder (see the failing-grant test);
+        (project / folder).mkdir(exist_ok=True)  # a project updated from a template without them has none
     css.write_text("body{}", encoding="utf-8")
     for args in (["/inheritance:r"], ["/grant:r", "BUILTIN\\Administrators:(OI)(CI)F"]):
         assert subprocess.run(["icacls", str(project), *args], env=env, capture_output=True).returncode == 0
