@@ -22,14 +22,20 @@ LOCK_MATRIX = {
     "django_version": ["5.2", "6.1"],
     "database": ["sqlite", "postgresql", "mssql"],
     "static_files": ["iis", "app"],
+    "windows_auth": [False, True],
+    "websockets": [False, True],
 }
 
 
-def lock_names() -> list[tuple[str, dict[str, str]]]:
-    return [
-        (f"django{django}-{db}-{static}", {"django_version": django, "database": db, "static_files": static})
-        for django, db, static in itertools.product(*LOCK_MATRIX.values())
-    ]
+def lock_names() -> list[tuple[str, dict]]:
+    """Each combination's lock name, as copier.yml's lock_name computes it."""
+    names = []
+    for values in itertools.product(*LOCK_MATRIX.values()):
+        data = dict(zip(LOCK_MATRIX, values))
+        name = f"django{data['django_version']}-{data['database']}-{data['static_files']}"
+        name += "-winauth" * data["windows_auth"] + "-ws" * data["websockets"]
+        names.append((name, data))
+    return names
 
 
 def _run(*argv: str | Path, cwd: Path = ROOT) -> None:
