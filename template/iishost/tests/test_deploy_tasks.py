@@ -91,12 +91,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def fake_server(tmp_path):
-    """A copy of this project (in a folder with spaces, `&` and ü) and fake IIS tools first on PATH."""
+    """A copy of this project (in a folder with spaces, `&` and ü); fake appcmd, icacls, schtasks on PATH."""
     bin_dir, state = tmp_path / "bin", tmp_path / "iis"
     bin_dir.mkdir()
     state.mkdir()
     (bin_dir / "python").symlink_to(sys.executable)  # a shebang cannot hold a path with spaces
-    for tool in ("appcmd", "icacls"):
+    for tool in ("appcmd", "icacls", "schtasks"):
         source = (FAKES / f"{tool}.py").read_text(encoding="utf-8").split("\n", 1)[1]
         (bin_dir / tool).write_text(f"#!{bin_dir / 'python'}\n{source}", encoding="utf-8")
         (bin_dir / tool).chmod(0o755)

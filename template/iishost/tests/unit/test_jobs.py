@@ -98,8 +98,8 @@ def test_run_starts_a_registered_job_and_refuses_unknown_or_unregistered():
 
 
 def test_task_xml_holds_every_setting_explicitly():
-    s = settings({"x": {"command": "clearsessions", "args": "--a 'b c' d&e<f>", "schedule": "every 15 minutes",
-                        "time_limit": "600"}})  # fmt: skip
+    job = {"command": "clearsessions", "args": "--a 'b c' d&e<f>", "schedule": "every 15 minutes"}
+    s = settings({"x": {**job, "time_limit": "600"}})
     data = definition(s, s.jobs, s.jobs.jobs[0])
     assert data.startswith(b"\xff\xfe") and "encoding='utf-16'" in data.decode("utf-16").splitlines()[0]
     task = parse(data)
