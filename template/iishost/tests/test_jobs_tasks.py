@@ -104,6 +104,13 @@ def test_register_run_status_change_unregister_through_schtasks(fake_server):
     assert "schedule 'at startup' -> 'daily 01:30'" in moved.stdout
     assert [c[1:4] for c in schtasks_changes(state)[before:]] == [["/Create", "/TN", "\\proj-jobs\\broken"]]
 
+    declare(project, scheduled={"check-models": JOBS["scheduled"]["check-models"]})
+    dropped = invoke("jobs.register", cwd=project, env=env)
+    assert dropped.returncode == 0 and "no longer in invoke.yaml" in dropped.stdout, (
+        dropped.stdout + dropped.stderr
+    )
+    assert sorted(tasks(state)) == ["\\proj-jobs\\check-models"]
+
     gone = invoke("jobs.unregister", cwd=project, env=env)
     assert gone.returncode == 0 and tasks(state) == {}, gone.stdout + gone.stderr
 
