@@ -1,4 +1,5 @@
-"""Plan least-privilege grants for the app-pool identity `IIS AppPool\\<pool>`.
+"""Plan least-privilege grants for the app-pool identity `IIS AppPool\\<pool>` (and, when the project
+has scheduled jobs, for their account LOCAL SERVICE: job_targets).
 
 Read & execute on the project, its venv and the Python installation the venv runs (the venv's
 python.exe launches the base interpreter); modify only where the app writes: logs/, media/ and, for

@@ -12,8 +12,8 @@
 Values are strings, as in the rest of invoke.yaml (INVOKE_JOBS_SCHEDULED_CLEARSESSIONS_SCHEDULE
 overrides one); invoke.local.yaml may use a YAML list for args. Names and arguments are limited to
 characters that mean nothing to Task Scheduler: it expands %VARIABLES% in an action's arguments
-(Microsoft, "Exec action": "environment variables... are expanded"), and task names may not hold
-\\ / : * ? " < > | (Microsoft, "schtasks create", /TN).
+(Microsoft, "ExecAction object", Remarks), and a task name "must conform to the rules for file
+names" (Microsoft, "schtasks create", /TN): no \\ / : * ? " < > |.
 """
 
 from __future__ import annotations

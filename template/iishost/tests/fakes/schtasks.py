@@ -8,8 +8,9 @@ https://learn.microsoft.com/windows-server/administration/windows-commands/schta
 Windows Server 2022):
 - `/Create /TN name /XML file [/F]`: the file is Task Scheduler XML (UTF-16 with a BOM, as exported);
   an existing task without /F is `ERROR: Cannot create a file when that file already exists.` (exit 1);
-  success `SUCCESS: The scheduled task "name" has successfully been created.` A task name may not
-  hold < > : / | ? * " (Microsoft, "schtasks create": /TN; folders are separated by \\).
+  success `SUCCESS: The scheduled task "name" has successfully been created.` A task name "must
+  conform to the rules for file names" ("schtasks create", /TN): no < > : / | ? * " (folders are
+  separated by \\).
   A principal other than a built-in account is `ERROR: No mapping between account names and
   security IDs was done.` (exit 1).
 - `/Query /FO CSV /NH`: `"\\folder\\name","N/A","Ready"` per task; `/Query /TN name /XML` prints the
