@@ -196,3 +196,10 @@ def test_background_jobs_project_passes_its_own_tests_and_plans_its_job(render_p
     steps = json.loads(plan.stdout)
     assert steps[-1]["argv"][1:4] == ["/Create", "/TN", "\\my_site\\clearsessions"]
     assert any(s["argv"][-1] == "NT AUTHORITY\\LOCAL SERVICE:(OI)(CI)M" for s in steps)
+    # invoke.yaml's strings are overridable per server like every other setting.
+    moved = subprocess.run(
+        [invoke, "jobs.status"], cwd=project, capture_output=True, text=True, timeout=120,
+        env={**env, "INVOKE_JOBS_SCHEDULED_CLEARSESSIONS_SCHEDULE": "every 10 minutes"},
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    assert "clearsessions, every 10 minutes" in moved.stdout
