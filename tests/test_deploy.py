@@ -77,6 +77,7 @@ OVERRIDES = {
     "deploy.step_timeout": ("3600", "3600"),
     "tools.appcmd": (r"D:\iis\appcmd.exe", r"D:\iis\appcmd.exe"),
     "tools.icacls": (r"D:\tools\icacls.exe", r"D:\tools\icacls.exe"),
+    "tools.schtasks": (r"D:\tools\schtasks.exe", r"D:\tools\schtasks.exe"),
 }
 
 

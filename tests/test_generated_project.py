@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -174,3 +175,31 @@ def test_invoke_lock_reproduces_the_template_lock_and_pins_a_new_dependency(
     pinned = (project / "requirements.txt").read_text(encoding="utf-8")
     assert "\nsix==" in pinned and "django==" in pinned
     assert pinned.count("--hash=sha256:") > shipped.count("--hash=sha256:")
+
+
+def test_background_jobs_project_passes_its_own_tests_and_plans_its_job(render_project, tmp_path):
+    """background_jobs=true: the project's own suite (the jobs tests through the fake schtasks among
+    them) passes, and a dry-run deploy plans the shipped clearsessions task and its folder grants."""
+    project = render_project(tmp_path / "jobs & ü", background_jobs=True)
+    result = bootstrap(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_project_tests(project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
+    invoke = project / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "invoke"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
+    env["PATH"] = str(invoke.parent)  # no appcmd, icacls or schtasks: planning only
+    plan = subprocess.run(
+        [invoke, "deploy", "--json"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert plan.returncode == 0, plan.stderr
+    steps = json.loads(plan.stdout)
+    assert steps[-1]["argv"][1:4] == ["/Create", "/TN", "\\my_site\\clearsessions"]
+    assert any(s["argv"][-1] == "NT AUTHORITY\\LOCAL SERVICE:(OI)(CI)M" for s in steps)
+    # invoke.yaml's strings are overridable per server like every other setting.
+    moved = subprocess.run(
+        [invoke, "jobs.status"], cwd=project, capture_output=True, text=True, timeout=120,
+        env={**env, "INVOKE_JOBS_SCHEDULED_CLEARSESSIONS_SCHEDULE": "every 10 minutes"},
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    assert "clearsessions, every 10 minutes" in moved.stdout

@@ -27,6 +27,14 @@ CASES = {
         "iis_app_pool": "pool.with dots_ü",
         "hostnames": "xn--bcher-kva.example,INTRANET",
     },
+    "background-jobs": {"background_jobs": True},
+    "jobs-with-every-option": {
+        "background_jobs": True,
+        "windows_auth": True,
+        "websockets": True,
+        "database": "mssql",
+        "project_slug": "x_1",
+    },
 }
 ALWAYS = [
     ".copier-answers.yml",
@@ -164,6 +172,26 @@ def test_invoke_yaml_carries_the_answers(case):
     assert config["iis"]["app_pool"] == data.get("iis_app_pool", data.get("project_slug", "my_site"))
     assert config["iis"]["https"] == str(data.get("https", False)).lower()  # strings: see invoke.yaml
     assert config["project"]["name"] == data.get("project_name", "My Site")
+
+
+def test_background_jobs_are_declared_only_when_chosen_and_parse(case):
+    """The shipped example job is what the deploy tasks' own parser accepts: clearsessions daily."""
+    from iishost.deploy.config import from_config
+
+    data, project = case
+    config = yaml.safe_load((project / "invoke.yaml").read_text(encoding="utf-8"))
+    assert ("jobs" in config) == data.get("background_jobs", False)
+    jobs = from_config(config, project).jobs
+    if data.get("background_jobs"):
+        assert jobs.folder == data.get("project_slug", "my_site")
+        assert [(j.name, j.command, str(j.schedule)) for j in jobs.jobs] == [
+            ("clearsessions", "clearsessions", "daily 03:00")
+        ]
+    else:
+        assert jobs is None
+    doc = (project / "iishost/docs/intranet.md").read_text(encoding="utf-8")
+    assert "## Background jobs" in doc
+    assert ("declares one job" in doc) == data.get("background_jobs", False)
 
 
 def test_requirements_pin_every_top_level_dependency(case):

@@ -4,8 +4,10 @@ Edit your own files instead (README.md, the project package, tests/, requirement
 here is overwritten or conflicts at the next template update. By job:
 
 - asgi_handler: the request path (Django's ASGI handler with fewer thread hops; <slug>/asgi.py uses it)
-- deploy: `invoke deploy`, `iis.*`, `acl.*` (settings, plans, runner; iis/ and acl/ each with
-  state, plan and tasks)
+- deploy: `invoke deploy`, `iis.*`, `acl.*`, `jobs.*` (settings, plans, runner; iis/, acl/ and
+  jobs/ each with state, plan and tasks)
+- jobs: the runner Task Scheduler starts for each scheduled job (`python -m iishost.jobs.run`);
+  deploy/jobs plans the tasks (`invoke jobs.*`)
 - emulator: IIS + HttpPlatformHandler on any OS, behind `invoke serve` (with the web.config reader)
 - upkeep: `invoke template-update`
 - ci: the check the real-IIS workflow (.github/workflows/windows-iis.yml) runs through IIS

@@ -18,6 +18,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from .jobs.config import JobsConfig, JobsError, parse_jobs
+
 LOCAL_FILE = "invoke.local.yaml"
 # The naming rules copier.yml's validators apply too (one source): IIS Manager and
 # Microsoft.Web.Administration refuse these characters in site and app-pool names.
@@ -42,6 +44,7 @@ FIELDS = {
     "deploy.step_timeout": "step_timeout",
     "tools.appcmd": "appcmd",
     "tools.icacls": "icacls",
+    "tools.schtasks": "schtasks",
 }
 
 
@@ -81,6 +84,9 @@ class Settings:
     step_timeout: float | None
     appcmd: str
     icacls: str
+    schtasks: str = ""
+    # The `jobs:` section (scheduled management commands), None when the project declares none.
+    jobs: JobsConfig | None = None
 
     def effective(self) -> dict[str, str]:
         """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
@@ -210,4 +216,13 @@ def from_config(config, root: Path) -> Settings:
         step_timeout=_seconds(deploy.get("step_timeout", 0), "deploy.step_timeout") or None,
         appcmd=str(tools.get("appcmd") or ""),
         icacls=str(tools.get("icacls") or ""),
+        schtasks=str(tools.get("schtasks") or ""),
+        jobs=_jobs(config.get("jobs"), str(project.get("slug") or "django")),
     )
+
+
+def _jobs(section, default_folder: str) -> JobsConfig | None:
+    try:
+        return parse_jobs(section, default_folder)
+    except JobsError as exc:
+        raise SettingsError(str(exc)) from None

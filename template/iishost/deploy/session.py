@@ -20,6 +20,8 @@ from .acl.plan import targets
 from .acl.state import AclState, read_aces
 from .config import Settings, SettingsError, from_config, load_local_file
 from .iis.state import ServerState, read_state
+from .jobs.state import JobsState
+from .jobs.state import read_state as read_jobs
 from .plan import Refusal, Step, describe, to_json
 from .runner import QueryFailed, Runner, StepFailed, query
 from .venv import python_home
@@ -58,6 +60,7 @@ class Session:
     as_json: bool = False
     appcmd: str | None = None
     icacls: str | None = None
+    schtasks: str | None = None
     steps: list[Step] = field(default_factory=list)
 
     @classmethod
@@ -69,6 +72,7 @@ class Session:
         session = cls(
             settings, dry_run or as_json, as_json,
             tools.find("appcmd", settings.appcmd), tools.find("icacls", settings.icacls),
+            tools.find("schtasks", settings.schtasks),
         )  # fmt: skip
         if not session.dry_run and needs:
             session.refuse_unless_able(needs)
@@ -86,6 +90,23 @@ class Session:
     @property
     def icacls_argv0(self) -> str:
         return self.icacls or "icacls.exe"
+
+    @property
+    def schtasks_argv0(self) -> str:
+        return self.schtasks or str(tools.DEFAULTS["schtasks"]())
+
+    @staticmethod
+    def query(argv):
+        """The runner's read-only query, for tasks that ask a tool one more question."""
+        return query(argv)
+
+    def jobs_state(self) -> JobsState:
+        """This project's scheduled tasks; none read when the project declares no jobs."""
+        if self.settings.jobs is None:
+            return JobsState()
+        if self.schtasks is None:
+            self.note("no schtasks.exe on this machine: planning against a Task Scheduler with no tasks")
+        return read_jobs(self.schtasks, query, self.settings.jobs.folder)
 
     def server_state(self) -> ServerState:
         if self.appcmd is None:

@@ -11,6 +11,8 @@ from .acl.tasks import grant_steps
 from .app_plan import plan_app
 from .checks import check_all, django_checks, installed_hph
 from .iis.plan import plan_register, plan_restart
+from .jobs.plan import plan_register as plan_jobs
+from .jobs.tasks import write_task_files
 from .runner import query
 from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
 from .venv import package_set
@@ -50,11 +52,20 @@ def deploy(c, dry_run=False, json=False):
         acl_steps = grant_steps(session, show=False)
         # A new pool starts fresh; an existing one is recycled so the new code and settings load.
         restart = plan_restart(settings, session.appcmd_argv0, state)
-        session.note(f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)")
+        # Scheduled jobs last: they run the code and database the steps before have just updated.
+        job_steps = plan_jobs(settings, session.schtasks_argv0, session.jobs_state())
+        needs = ("appcmd", "icacls") + (("schtasks",) if settings.jobs else ())
+        session.note(
+            f"IIS: {len(iis_steps) or 'no'} change(s); ACL: {len(acl_steps) or 'no'} change(s)"
+            + (f"; jobs: {len(job_steps) or 'no'} change(s)" if settings.jobs else "")
+        )
         if package_set(settings.root) == "dev":
             session.note(DEV_SET_NOTE)
-        session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart, "deploy",
-                        ("appcmd", "icacls"), UNDO_IIS)  # fmt: skip
+        if not session.dry_run:
+            session.refuse_unless_able(needs)
+        write_task_files(session, job_steps)
+        session.execute(plan_app(settings, sys.executable) + iis_steps + acl_steps + restart + job_steps,
+                        "deploy", needs, UNDO_IIS)  # fmt: skip
         if session.dry_run:
             session.note(f"then: wait up to {settings.check_timeout:g} s for 200 from {settings.check_url}")
             return

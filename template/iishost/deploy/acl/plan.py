@@ -1,4 +1,5 @@
-"""Plan least-privilege grants for the app-pool identity `IIS AppPool\\<pool>`.
+"""Plan least-privilege grants for the app-pool identity `IIS AppPool\\<pool>` (and, when the project
+has scheduled jobs, for their account LOCAL SERVICE: job_targets).
 
 Read & execute on the project, its venv and the Python installation the venv runs (the venv's
 python.exe launches the base interpreter); modify only where the app writes: logs/, media/ and, for
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..plan import Step
 from .state import Ace, AclState, for_principal
+
+# The account scheduled jobs run as (iishost/deploy/jobs/taskxml.py), as icacls names it.
+JOBS_IDENTITY = "NT AUTHORITY\\LOCAL SERVICE"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,23 @@ def targets(settings: Settings, home: str) -> list[Target]:
     return wanted
 
 
+def job_targets(settings: Settings) -> list[Target]:
+    """What the scheduled jobs' account (LOCAL SERVICE) needs: read the project and its venv, modify
+    logs/ (each run's log) and, for SQLite, data/. Nothing on the Python installation: an all-users
+    install is readable by BUILTIN\\Users, which LOCAL SERVICE belongs to (iishost/docs/iis-facts.md)."""
+    root = settings.root
+    wanted = [
+        Target(str(root), "RX", "scheduled jobs: read & execute on the project"),
+        Target(str(root / ".venv"), "RX", "scheduled jobs: read & execute on the venv"),
+        Target(str(root / "logs"), "M", "scheduled jobs: modify on logs/ (logs/jobs/, django.log)"),
+    ]
+    if settings.database == "sqlite":
+        wanted.append(
+            Target(str(root / "data"), "M", "scheduled jobs: modify on data/ (the SQLite database)")
+        )
+    return wanted
+
+
 def satisfied(aces: list[Ace] | None, identity: str, rights: str) -> bool:
     """Exactly one explicit grant for the identity, inherited by files and folders, with `rights`."""
     if aces is None:
@@ -48,15 +69,21 @@ def satisfied(aces: list[Ace] | None, identity: str, rights: str) -> bool:
     return len(explicit) == 1 and explicit[0].flags == {"OI", "CI"} and explicit[0].rights == (rights,)
 
 
+def grants(settings: Settings, home: str) -> list[tuple[str, Target]]:
+    """(account, target) for the app pool, and for the jobs' account when the project has jobs."""
+    wanted = [(settings.identity, t) for t in targets(settings, home)]
+    if settings.jobs is not None:
+        wanted += [(JOBS_IDENTITY, t) for t in job_targets(settings)]
+    return wanted
+
+
 def plan_grants(settings: Settings, icacls: str, home: str, state: AclState) -> list[Step]:
     steps = []
-    for target in targets(settings, home):
+    for identity, target in grants(settings, home):
         aces = state.aces.get(target.path)
-        if satisfied(aces, settings.identity, target.rights):
+        if satisfied(aces, identity, target.rights):
             continue
-        explicit = [str(a) for a in for_principal(aces or [], settings.identity) if not a.inherited]
+        explicit = [str(a) for a in for_principal(aces or [], identity) if not a.inherited]
         why = target.why + (f" (replacing {', '.join(explicit)})" if explicit else "")
-        steps.append(
-            Step(why, [icacls, target.path, "/grant:r", f"{settings.identity}:(OI)(CI){target.rights}"])
-        )
+        steps.append(Step(why, [icacls, target.path, "/grant:r", f"{identity}:(OI)(CI){target.rights}"]))
     return steps

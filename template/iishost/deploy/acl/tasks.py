@@ -32,7 +32,7 @@ def grant_steps(session: Session, show: bool = True):
 
 @task(help=PLAN_HELP)
 def grant(c, dry_run=False, json=False):
-    """Grant IIS AppPool\\<pool> read & execute on project, venv, Python; modify on logs, media, data."""
+    """Grant IIS AppPool\\<pool> (and the jobs' LOCAL SERVICE) read & execute; modify where they write."""
     with user_errors():
         session = Session.open(c, dry_run, json, ("icacls",))
         session.execute(grant_steps(session), "ACL", ("icacls",))

@@ -44,7 +44,13 @@ def summary(ok: int, failed: int) -> str:
 def account_exists(who: str) -> bool:
     domain, _, name = who.partition("\\")
     if domain.lower() != "iis apppool":
-        return who.lower() in {"builtin\\administrators", "builtin\\users", "nt authority\\system"}
+        # Built-in accounts every Windows has (Microsoft, "Well-known SIDs": S-1-5-18, S-1-5-19).
+        return who.lower() in {
+            "builtin\\administrators",
+            "builtin\\users",
+            "nt authority\\system",
+            "nt authority\\local service",
+        }
     config = STATE / "applicationHost.config"
     if not config.exists():
         return False
