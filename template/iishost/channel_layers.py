@@ -82,5 +82,7 @@ def register_check(web_config: Path | str) -> None:
     def channel_layer_reaches_every_process(app_configs, **kwargs):
         from django.conf import settings
 
-        problem = single_process_layer(getattr(settings, "CHANNEL_LAYERS", {}), processes_per_application(web_config))
+        problem = single_process_layer(
+            getattr(settings, "CHANNEL_LAYERS", {}), processes_per_application(web_config)
+        )
         return [checks.Warning(problem, hint=FIX, id=CHECK_ID)] if problem else []

@@ -26,6 +26,7 @@ posix_only = pytest.mark.skipif(
     os.name == "nt", reason="the fake appcmd/icacls are POSIX scripts; Windows has the real ones"
 )
 SITE = "Site 'Q' (Prod) ü"
+MODULES = ("httpPlatformHandler", "WebSocketModule")  # installed on the fake IIS
 POOL = "pool.with dots_ü"
 SLUG = os.environ["DJANGO_SETTINGS_MODULE"].rpartition(".")[0]  # pytest-django sets it from pyproject.toml
 
@@ -102,10 +103,11 @@ def fake_server(tmp_path):
         source = (FAKES / f"{tool}.py").read_text(encoding="utf-8").split("\n", 1)[1]
         (bin_dir / tool).write_text(f"#!{bin_dir / 'python'}\n{source}", encoding="utf-8")
         (bin_dir / tool).chmod(0o755)
+    installed = "".join(f'<add name="{name}" />' for name in MODULES)
     (state / "applicationHost.config").write_text(
         (FAKES / "appcmd.py").read_text(encoding="utf-8").split('EMPTY = """', 1)[1].split('"""', 1)[0]
         .replace("\\\\", "\\")
-        .replace("<modules />", '<modules><add name="httpPlatformHandler" /><add name="WebSocketModule" /></modules>'),
+        .replace("<modules />", f"<modules>{installed}</modules>"),
         encoding="utf-8",
     )  # fmt: skip
     project = tmp_path / "sites & ü" / "proj"
@@ -240,8 +242,8 @@ def test_a_failing_grant_stops_and_says_what_was_applied(fake_server):
 def test_prerequisites_refuse_a_real_deploy_with_fixes(fake_server):
     project, state, env = fake_server
     config = state / "applicationHost.config"
-    modules = ('<add name="httpPlatformHandler" />', '<add name="WebSocketModule" />')
-    config.write_text(config.read_text().replace(modules[0], "").replace(modules[1], ""))
+    config.write_text(config.read_text().replace('<add name="httpPlatformHandler" />', ""))
+    config.write_text(config.read_text().replace('<add name="WebSocketModule" />', ""))
     (project / "invoke.local.yaml").write_text("iis:\n  websockets: true\n", encoding="utf-8")
     result = invoke("deploy", cwd=project, env=env)
     assert result.returncode == 1
