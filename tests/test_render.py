@@ -20,6 +20,7 @@ CASES = {
     "mssql-app": {"database": "mssql", "static_files": "app"},
     "https": {"https": True, "hostnames": "www.example.com, example.com *.example.org"},
     "django61": {"django_version": "6.1", "python_version": "3.13"},
+    "websockets": {"websockets": True, "https": True, "static_files": "app", "project_slug": "ws_site"},
     "odd-names": {
         "project_name": 'Ünïcode & <Co> "Site"',
         "project_slug": "x_1",
@@ -82,6 +83,9 @@ def test_expected_files(case):
     assert not (project / slug / "wsgi.py").exists(), "nothing serves WSGI: no wsgi.py"
     assert (project / "static/web.config").is_file() == (data.get("static_files", "iis") == "iis")
     assert (project / "data").is_dir() == (data.get("database", "sqlite") == "sqlite")
+    websockets = data.get("websockets", False)
+    for name in (f"{slug}/routing.py", f"{slug}/consumers.py", "tests/test_websockets.py"):
+        assert (project / name).is_file() == websockets, name
     assert not (project / ".env").exists(), "the secret key is made by bootstrap.py, never rendered"
 
 
@@ -171,6 +175,7 @@ def test_invoke_yaml_carries_the_answers(case):
     assert config["iis"]["site_name"] == data.get("iis_site_name", data.get("project_slug", "my_site"))
     assert config["iis"]["app_pool"] == data.get("iis_app_pool", data.get("project_slug", "my_site"))
     assert config["iis"]["https"] == str(data.get("https", False)).lower()  # strings: see invoke.yaml
+    assert config["iis"]["websockets"] == str(data.get("websockets", False)).lower()
     assert config["project"]["name"] == data.get("project_name", "My Site")
 
 

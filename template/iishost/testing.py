@@ -21,10 +21,13 @@ def unhashed_static_files(settings):
 
 
 @pytest.fixture
-def production_env():
-    """The environment iishost/docs/settings.md describes for the server: DEBUG off, a real secret key."""
+def production_env(settings):
+    """The environment iishost/docs/settings.md describes for the server: DEBUG off, a real secret key,
+    and with WebSockets a Redis channel layer (iishost/docs/intranet.md; nothing here connects to it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), PYTHONUTF8="1")
+    if hasattr(settings, "CHANNEL_LAYERS"):
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     return env
 
 

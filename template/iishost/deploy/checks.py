@@ -112,6 +112,9 @@ KNOWN_FIXES = {
     "security.W018": "DJANGO_DEBUG=0 in the server's .env (security.W018)",
     "security.W009": "a long random DJANGO_SECRET_KEY in .env or the environment, which wins (security.W009;"
     ' py -c "import secrets; print(secrets.token_urlsafe(50))" makes one)',
+    # iishost/channel_layers.py: WebSocket groups would stay inside each process.
+    "iishost.W001": "REDIS_URL=redis://host:6379/0 in the server's .env, a Redis server every process reaches"
+    ' (iishost.W001; iishost/docs/intranet.md, "WebSockets"), or processesPerApplication="1" in web.config',
 }
 
 

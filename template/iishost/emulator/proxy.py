@@ -13,6 +13,7 @@ WinHTTP's and IIS's job on each side, as it is aiohttp's here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -109,10 +110,15 @@ def _describe(exc: BaseException, timeout: float) -> str:
 
 
 async def forward_websocket(
-    request: web.BaseRequest, session: aiohttp.ClientSession, port: int, timeout: float
+    request: web.BaseRequest,
+    session: aiohttp.ClientSession,
+    port: int,
+    timeout: float,
+    opened: Callable[[web.WebSocketResponse], None] = lambda ws: None,
 ) -> web.StreamResponse:
     """Open the same WebSocket on the backend, then relay messages both ways until one closes
-    (IIS needs its WebSocket Protocol role service for this; HPH then passes the upgrade on)."""
+    (IIS needs its WebSocket Protocol role service for this; HPH then passes the upgrade on).
+    `opened` gets the client's side, for the emulator to close on stop."""
     headers = forwarded_headers(request)
     for name in WEBSOCKET_HANDSHAKE | {"sec-websocket-protocol"}:
         headers.popall(name, None)
@@ -130,6 +136,7 @@ async def forward_websocket(
         raise BackendError(_describe(exc, timeout)) from exc
     client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else ())
     await client.prepare(request)
+    opened(client)
 
     async def relay(source, target) -> None:
         async for message in source:

@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import urllib.parse
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -159,6 +160,7 @@ class Emulator:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task | None = None
+        self._websockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()  # open ones
 
     # --- configuration -----------------------------------------------------------------------
     def _stamp(self, paths) -> tuple:
@@ -228,6 +230,7 @@ class Emulator:
         # would make of its target (`*`, `host:443`, a newline): it must never answer for IIS.
         app = web.Application(middlewares=[_own_errors_as_iis, self._dispatch])
         app.on_response_prepare.append(_server_header)
+        app.on_shutdown.append(self._close_websockets)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         try:
@@ -249,6 +252,12 @@ class Emulator:
             await self._session.close()
         if self.pool:
             await self.pool.stop_all()
+
+    async def _close_websockets(self, _app: web.Application) -> None:
+        """On stop, close the open WebSockets with 1001 (going away: RFC 6455 section 7.4.1); their
+        relays would otherwise hold the stop for aiohttp's 60 s shutdown timeout."""
+        closing = [ws.close(code=aiohttp.WSCloseCode.GOING_AWAY) for ws in list(self._websockets)]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def recycle(self) -> None:
         """Stop the processes; the next request starts new ones (HPH on a watched file change)."""
@@ -338,9 +347,12 @@ class Emulator:
             backend = await self.pool.acquire()
         except BackendUnavailable as exc:
             return iis_error("502.3", str(exc))
-        forward = forward_websocket if _is_websocket(request) else forward_http
         try:
-            return await forward(request, self._session, backend.port, self.timeout)
+            if _is_websocket(request):
+                return await forward_websocket(
+                    request, self._session, backend.port, self.timeout, opened=self._websockets.add
+                )
+            return await forward_http(request, self._session, backend.port, self.timeout)
         except BackendError as exc:
             return iis_error("502.3", str(exc))
 

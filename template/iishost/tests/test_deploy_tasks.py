@@ -26,6 +26,7 @@ posix_only = pytest.mark.skipif(
     os.name == "nt", reason="the fake appcmd/icacls are POSIX scripts; Windows has the real ones"
 )
 SITE = "Site 'Q' (Prod) ü"
+MODULES = ("httpPlatformHandler", "WebSocketModule")  # installed on the fake IIS
 POOL = "pool.with dots_ü"
 SLUG = os.environ["DJANGO_SETTINGS_MODULE"].rpartition(".")[0]  # pytest-django sets it from pyproject.toml
 
@@ -91,7 +92,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def fake_server(tmp_path):
-    """A copy of this project (in a folder with spaces, `&` and ü); fake appcmd, icacls, schtasks on PATH."""
+    """A copy of this project (in a folder with spaces, `&` and ü) and fake appcmd, icacls and schtasks first on PATH; the
+    fake IIS has HttpPlatformHandler and the WebSocket Protocol installed, and REDIS_URL is set (as
+    iishost/docs/intranet.md asks) when the project has WebSocket groups."""
     bin_dir, state = tmp_path / "bin", tmp_path / "iis"
     bin_dir.mkdir()
     state.mkdir()
@@ -100,10 +103,11 @@ def fake_server(tmp_path):
         source = (FAKES / f"{tool}.py").read_text(encoding="utf-8").split("\n", 1)[1]
         (bin_dir / tool).write_text(f"#!{bin_dir / 'python'}\n{source}", encoding="utf-8")
         (bin_dir / tool).chmod(0o755)
+    installed = "".join(f'<add name="{name}" />' for name in MODULES)
     (state / "applicationHost.config").write_text(
         (FAKES / "appcmd.py").read_text(encoding="utf-8").split('EMPTY = """', 1)[1].split('"""', 1)[0]
         .replace("\\\\", "\\")
-        .replace("<modules />", '<modules><add name="httpPlatformHandler" /></modules>'),
+        .replace("<modules />", f"<modules>{installed}</modules>"),
         encoding="utf-8",
     )  # fmt: skip
     project = tmp_path / "sites & ü" / "proj"
@@ -119,6 +123,8 @@ def fake_server(tmp_path):
     env = clean_env(
         PATH=f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}", FAKE_IIS_DIR=str(state)
     )
+    if uses_channel_layer():  # WebSockets across two processes need a shared layer (iishost.W001)
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"  # no check connects to it
     return project, state, env
 
 
@@ -239,12 +245,38 @@ def test_prerequisites_refuse_a_real_deploy_with_fixes(fake_server):
     project, state, env = fake_server
     config = state / "applicationHost.config"
     config.write_text(config.read_text().replace('<add name="httpPlatformHandler" />', ""))
+    config.write_text(config.read_text().replace('<add name="WebSocketModule" />', ""))
     (project / "invoke.local.yaml").write_text("iis:\n  websockets: true\n", encoding="utf-8")
     result = invoke("deploy", cwd=project, env=env)
     assert result.returncode == 1
     assert "HttpPlatformHandler module is not installed" in result.stderr
     assert "Install-WindowsFeature Web-WebSockets" in result.stderr
     assert changing(state) == []
+
+
+def uses_channel_layer() -> bool:
+    """Whether this project has WebSocket groups (the template's websockets option)."""
+    from django.conf import settings
+
+    return hasattr(settings, "CHANNEL_LAYERS")
+
+
+@posix_only
+def test_an_in_memory_channel_layer_with_two_processes_is_refused(fake_server):
+    """Behind IIS's two processes, an in-memory layer would lose group messages between them."""
+    if not uses_channel_layer():
+        pytest.skip("this project has no channel layer (the template's websockets option is off)")
+    project, state, env = fake_server
+    env = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "(iishost.W001) The channel layer is in memory" in result.stderr
+    assert "REDIS_URL=redis://host:6379/0 in the server's .env" in result.stderr
+    assert changing(state) == []
+    dry = invoke("deploy", "--dry-run", cwd=project, env=env)
+    assert "iishost.W001" in dry.stdout + dry.stderr, "the dry run says the deploy would stop"
+    redis = invoke("deploy", "--dry-run", cwd=project, env={**env, "REDIS_URL": "redis://127.0.0.1:6379/0"})
+    assert "iishost.W001" not in redis.stdout + redis.stderr, "a Redis layer reaches every process"
 
 
 @posix_only

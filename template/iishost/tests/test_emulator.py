@@ -233,6 +233,31 @@ def test_websocket_upgrade_is_relayed(tmp_path):
         assert asyncio.run(talk(running.url)) == ("echo", "hello", b"\x00\x01")
 
 
+def test_stopping_closes_open_websockets_at_once(tmp_path):
+    """Ctrl-C on `invoke serve` with a WebSocket open: the client is told 1001 (going away, RFC 6455
+    section 7.4.1) and the stop is prompt, instead of aiohttp waiting 60 s for a relay that never ends."""
+    site = write_site(tmp_path / "site")
+
+    async def connect(url):
+        session = aiohttp.ClientSession()
+        return session, await session.ws_connect(url + "/ws", protocols=["echo"])
+
+    async def closing(session, ws):
+        message = await ws.receive(timeout=10)
+        await session.close()
+        return message.type, message.data
+
+    with run_in_thread(site) as running:
+        loop = asyncio.new_event_loop()
+        session, ws = loop.run_until_complete(connect(running.url))
+        started = time.monotonic()
+        running.call(running.emulator.close(), timeout=30)
+        stopped = time.monotonic() - started
+        assert loop.run_until_complete(closing(session, ws)) == (aiohttp.WSMsgType.CLOSE, 1001)
+        loop.close()
+    assert stopped < 10
+
+
 def test_request_timeout_answers_502_3(tmp_path):
     site = write_site(tmp_path / "site", requestTimeout="00:01:00")
     with run_in_thread(site, request_timeout=0.5, stop_grace=0.5) as running:
