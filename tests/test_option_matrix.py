@@ -10,9 +10,12 @@ tests/test_generated_project.py's default project.
 
 from __future__ import annotations
 
+import ctypes.util
 import itertools
 import os
+import re
 import subprocess
+import sys
 
 import pytest
 from conftest import bootstrap, find_python, render, venv_python
@@ -64,7 +67,9 @@ def test_the_questions_are_copiers():
     text = (ROOT / "copier.yml").read_text(encoding="utf-8").replace("!include", "#")
     asked = {}
     for document in yaml.safe_load_all(text):
-        asked.update({k: v for k, v in (document or {}).items() if isinstance(v, dict) and v.get("when") is not False})
+        for name, question in (document or {}).items():
+            if isinstance(question, dict) and question.get("when") is not False:
+                asked[name] = question
     offered = {}
     for name, question in asked.items():
         choices = question.get("choices", [False, True] if question.get("type") == "bool" else None)
@@ -72,3 +77,56 @@ def test_the_questions_are_copiers():
             offered[name] = sorted(map(str, choices.values() if isinstance(choices, dict) else choices))
     offered.pop("python_version")  # follows django_version in each row (the oldest it supports)
     assert offered == {name: sorted(map(str, values)) for name, values in QUESTIONS.items()}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    from redis_server import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+def own_tests(project, env, *args):
+    ours = ("DJANGO_", "DATABASE_URL", "REDIS_URL")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    return subprocess.run(
+        [venv_python(project), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project, env={**clean, **env}, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answers", ANSWERS[1:], ids=row_id)
+def test_each_row_renders_and_passes_its_own_tests(answers, template_repo, tmp_path, request):
+    """SQL Server rows run their suite on SQLite (no SQL Server here) and their SQL Server settings
+    tests (the ODBC string mssql-django builds) on an mssqlms:// URL, as tests/test_sql_server.py."""
+    data = dict(answers)
+    python = sys.executable
+    if data["django_version"] == "6.1":
+        python = find_python("3.12") or find_python("3.13")
+        if not python:
+            pytest.skip("Django 6.1 needs Python 3.12 or newer; none on this machine")
+        data["python_version"] = "3.12"
+    project = render(template_repo, tmp_path / "row project", **data)
+    result = bootstrap(project, python=python)
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = {}
+    if data["database"] == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        name = re.sub(r"\W", "_", row_id(answers))
+        server.sql(f"CREATE DATABASE {name} OWNER app")
+        env["DATABASE_URL"] = server.url(name)
+    elif data["database"] == "mssql":
+        env["DATABASE_URL"] = f"sqlite:///{(tmp_path / 'stand-in.sqlite3').as_posix()}"
+    if data["websockets"]:
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
+    result = own_tests(project, env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
+    if data["database"] == "mssql":
+        if os.name != "nt" and not ctypes.util.find_library("odbc"):
+            pytest.skip("pyodbc needs the unixODBC driver manager (libodbc): apt-get install unixodbc")
+        url = {"DATABASE_URL": "mssqlms://sql.example.com/row"}
+        result = own_tests(project, url, "iishost/tests/test_database_settings.py")
+        assert result.returncode == 0 and "skipped" not in result.stdout, result.stdout[-3000:]
