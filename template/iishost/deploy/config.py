@@ -37,6 +37,7 @@ FIELDS = {
     "iis.http_port": "http_port",
     "iis.https_port": "https_port",
     "iis.websockets": "websockets",
+    "iis.windows_auth": "windows_auth",
     "deploy.check_url": "check_url",
     "deploy.check_timeout": "check_timeout",
     "deploy.step_timeout": "step_timeout",
@@ -81,6 +82,7 @@ class Settings:
     step_timeout: float | None
     appcmd: str
     icacls: str
+    windows_auth: bool = False  # Windows sign-in: iis.register enables it and turns anonymous off
 
     def effective(self) -> dict[str, str]:
         """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
@@ -210,4 +212,5 @@ def from_config(config, root: Path) -> Settings:
         step_timeout=_seconds(deploy.get("step_timeout", 0), "deploy.step_timeout") or None,
         appcmd=str(tools.get("appcmd") or ""),
         icacls=str(tools.get("icacls") or ""),
+        windows_auth=_bool(iis.get("windows_auth", False), "iis.windows_auth"),
     )

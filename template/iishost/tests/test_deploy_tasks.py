@@ -430,3 +430,53 @@ def test_deploy_names_the_hph_build_and_refuses_a_web_config_it_would_not_load(f
     result = invoke("deploy", "--dry-run", cwd=project, env=env)
     assert "HttpPlatformHandler 1.2 found" in result.stdout + result.stderr
     assert "startupRetryCount" not in result.stdout + result.stderr
+
+
+@posix_only
+def test_windows_auth_is_checked_registered_and_static_files_stay_readable(fake_server):
+    """iis.windows_auth: a deploy refuses while the Windows Authentication role service is missing;
+    iis.register then turns Windows authentication on and anonymous off for the site (at apphost:
+    the fake appcmd, like IIS, refuses these sections otherwise), signed-in users get static files
+    read as the app-pool identity, and a second register has nothing left to do."""
+    from iishost.tests.fakes import static_file
+
+    project, state, env = fake_server
+    env = {
+        **env,
+        "INVOKE_IIS_SITE_NAME": SITE,
+        "INVOKE_IIS_APP_POOL": POOL,
+        "INVOKE_IIS_WINDOWS_AUTH": "true",
+    }
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "Install-WindowsFeature Web-Windows-Auth" in result.stderr
+    assert changing(state) == []
+    config = state / "applicationHost.config"
+    config.write_text(
+        config.read_text().replace("<modules>", '<modules><add name="WindowsAuthenticationModule" />')
+    )
+    css = project / "static" / "app.css"
+    css.parent.mkdir()
+    css.write_text("body{}", encoding="utf-8")
+    for folder in ("media", "data"):
+        (project / folder).mkdir(exist_ok=True)
+    for args in (["/inheritance:r"], ["/grant:r", "BUILTIN\\Administrators:(OI)(CI)F"]):
+        assert subprocess.run(["icacls", str(project), *args], env=env, capture_output=True).returncode == 0
+    for task in ("iis.register", "acl.grant"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    sections = [c[4] for c in changing(state) if c[1:3] == ["set", "config"]]
+    assert sections[-3:] == [
+        "/section:system.webServer/security/authentication/windowsAuthentication",
+        "/section:system.webServer/security/authentication/anonymousAuthentication",
+        "/section:system.webServer/serverRuntime",
+    ]
+    assert static_file.get(state, SITE, css, env) == (200, f"IIS APPPOOL\\{POOL}")
+    assert invoke("iis.register", "--json", cwd=project, env=env).stdout.strip() == "[]"
+    status = invoke("iis.status", cwd=project, env=env).stdout
+    assert "iis.windows_auth: true" in status
+    # Option off again: anonymous comes back; Windows authentication is left as it is.
+    result = invoke("iis.register", cwd=project, env={**env, "INVOKE_IIS_WINDOWS_AUTH": "false"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changing(state)[-1][-2:] == ["/enabled:true", "/commit:apphost"]
+    assert static_file.get(state, SITE, css, env)[0] == 200
