@@ -753,7 +753,8 @@ def test_windows_sign_in_forwards_a_token_as_each_build_would(tmp_path, build, a
     """HPH sets X-IIS-WindowsAuthToken (replacing a client's) only when forwardWindowsAuthToken is on;
     otherwise whatever the client sent passes on untouched, as HPH passes unknown headers."""
     site = write_site(tmp_path / "site", **attributes)
-    with run_in_thread(site, hph_builds=(build,), windows_user="CONTOSO\\alice") as running:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with run_in_thread(site, environ=env, hph_builds=(build,), windows_user="CONTOSO\\alice") as running:
         forged = {"X-IIS-WindowsAuthToken": "1a4"}
         token = token_header(get(running.url + "/headers", headers=forged)[2])
         status, _, user = get(running.url + "/signed-in")
@@ -768,6 +769,7 @@ def test_windows_sign_in_forwards_a_token_as_each_build_would(tmp_path, build, a
 def test_without_windows_sign_in_no_token_is_forwarded_and_no_key_given(tmp_path, monkeypatch):
     key = "ab" * 32
     monkeypatch.setenv("IISHOST_EMULATOR_WINAUTH_KEY", key)  # inherited from a shell: not passed on
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     site = write_site(tmp_path / "site", forwardWindowsAuthToken="true")
     with run_in_thread(site) as running:
         assert token_header(get(running.url + "/headers")[2]) is None
@@ -788,7 +790,8 @@ def test_web_config_cannot_give_the_stand_in_key_or_user(tmp_path):
         "</environmentVariables>"
     )
     site = write_site(tmp_path / "site", children=children, forwardWindowsAuthToken="false")
-    with run_in_thread(site, windows_user="CONTOSO\\alice") as running:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with run_in_thread(site, environ=env, windows_user="CONTOSO\\alice") as running:
         forged = {"X-IIS-WindowsAuthToken": theirs.issue()}
         status, _, body = get(running.url + "/signed-in", headers=forged)
     assert status == 403 and "not issued by this emulator run" in body
@@ -804,23 +807,34 @@ def test_invoke_serve_refuses_a_windows_user_that_is_no_account_name(tmp_path):
     assert result.returncode == 2 and "give DOMAIN\\name" in result.stderr
 
 
-def test_the_project_signs_the_windows_user_in_through_the_emulator(tmp_path, production_env):
-    """End to end: the emulator signs in CONTOSO\\alice, HPH's header reaches uvicorn, and Django's
-    admin says who is signed in, when the project has windows_auth; without it, nobody is."""
+def test_the_project_signs_the_windows_user_in_through_the_emulator(tmp_path, production_env, run_python):
+    """End to end: the emulator signs in CONTOSO\\alice, HPH's header reaches uvicorn, and the home page
+    says who is signed in, when the project has windows_auth; without it, nobody is."""
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("runs on a throw-away SQLite database; this project's is a server")
     site = project_site(tmp_path)
-    env = {**production_env, "PYTHONPATH": str(ROOT), "DJANGO_LOG_DIR": str(tmp_path)}
+    database = f"sqlite:///{(tmp_path / 'db.sqlite3').as_posix()}"
+    env = {
+        **production_env,
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_LOG_DIR": str(tmp_path),
+        "DATABASE_URL": database,
+    }
+    assert run_python("manage.py", "migrate", "--noinput", "-v", "0", env=env).returncode == 0
     platform = webconfig.load_http_platform(site / "web.config")
     with run_in_thread(site, environ=env, windows_user="CONTOSO\\Alice") as running:
-        status, _, body = get(running.url + "/admin/login/")
+        status, _, body = get(running.url + "/")
         # Straight to the backend with a header: a handle value is good for one request only.
         backend = running.emulator.pool.slots[0]
         direct = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=30)
-        direct.request("GET", "/admin/login/", headers={"X-IIS-WindowsAuthToken": "8000000000000000"})
+        direct.request("GET", "/", headers={"X-IIS-WindowsAuthToken": "8000000000000000"})
         direct_status = direct.getresponse().status
     assert status == 200
     if platform.forward_windows_auth_token:  # the windows_auth answer
-        assert "You are authenticated as alice" in html.unescape(body)
+        assert "Signed in with Windows as alice." in html.unescape(body)
         assert direct_status == 403
     else:
-        assert "You are authenticated as" not in html.unescape(body)
+        assert "Signed in" not in html.unescape(body)
         assert direct_status == 200
