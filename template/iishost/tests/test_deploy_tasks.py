@@ -475,6 +475,10 @@ def test_windows_auth_is_checked_registered_and_static_files_stay_readable(fake_
     assert invoke("iis.register", "--json", cwd=project, env=env).stdout.strip() == "[]"
     status = invoke("iis.status", cwd=project, env=env).stdout
     assert "iis.windows_auth: true" in status
+    assert (
+        "Windows authentication: on, anonymous: off, signed-in requests read files as: UseWorkerProcessUser"
+        in status
+    )
     # Option off again: anonymous comes back; Windows authentication is left as it is.
     result = invoke("iis.register", cwd=project, env={**env, "INVOKE_IIS_WINDOWS_AUTH": "false"})
     assert result.returncode == 0, result.stdout + result.stderr
