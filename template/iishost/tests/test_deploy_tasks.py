@@ -7,6 +7,7 @@ shipped workflow .github/workflows/windows-iis.yml runs the same tasks against r
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -46,20 +47,31 @@ def clean_env(**extra) -> dict:
     return {**env, "PYTHONUTF8": "1", **extra}
 
 
+# This project's answer: with Windows sign-in, iis.register also sets three authentication sections.
+WINDOWS_AUTH = re.search(
+    r'^\s*windows_auth:\s*"true"', (ROOT / "invoke.yaml").read_text(encoding="utf-8"), re.M
+)
+AUTH_STEPS = 3 if WINDOWS_AUTH else 0
+
+
 def test_dry_run_json_plans_against_an_empty_server_without_iis():
     result = invoke("deploy", "--dry-run", "--json", env=clean_env(PATH=str(BIN)))
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert all(set(step) == {"why", "argv"} and step["why"] and step["argv"] for step in plan)
     commands = [step["argv"][1:3] for step in plan if "appcmd" in step["argv"][0]]
-    assert commands == [
-        ["add", "apppool"],
-        ["set", "apppool"],
-        ["add", "site"],
-        ["set", "app"],
-        ["unlock", "config"],
-        ["set", "config"],
-    ]
+    assert (
+        commands
+        == [
+            ["add", "apppool"],
+            ["set", "apppool"],
+            ["add", "site"],
+            ["set", "app"],
+            ["unlock", "config"],
+            ["set", "config"],
+        ]
+        + [["set", "config"]] * AUTH_STEPS
+    )
     assert [s["argv"][3] for s in plan if "icacls" in s["argv"][0]][-1].endswith(":(OI)(CI)M")
     assert "planning against an empty server" in result.stderr
 
@@ -67,7 +79,9 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
 def test_dry_run_text_and_real_run_refusal_without_iis():
     env = clean_env(PATH=str(BIN))
     shown = invoke("iis.register", "--dry-run", env=env)
-    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 6 step(s)" in shown.stdout
+    assert (
+        shown.returncode == 0 and f"IIS (dry run: nothing changed): {6 + AUTH_STEPS} step(s)" in shown.stdout
+    )
     assert "+ " in shown.stdout and "/name:" in shown.stdout
     refused = invoke("iis.register", env=env)
     assert refused.returncode == 1
@@ -89,6 +103,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A server prepared as iishost/docs/server.md says (and intranet.md, for Windows sign-in).
+MODULES = '<add name="httpPlatformHandler" /><add name="WindowsAuthenticationModule" />'
+
+
 @pytest.fixture
 def fake_server(tmp_path):
     """A copy of this project (in a folder with spaces, `&` and ü) and fake IIS tools first on PATH."""
@@ -103,7 +121,7 @@ def fake_server(tmp_path):
     (state / "applicationHost.config").write_text(
         (FAKES / "appcmd.py").read_text(encoding="utf-8").split('EMPTY = """', 1)[1].split('"""', 1)[0]
         .replace("\\\\", "\\")
-        .replace("<modules />", '<modules><add name="httpPlatformHandler" /></modules>'),
+        .replace("<modules />", f"<modules>{MODULES}</modules>"),
         encoding="utf-8",
     )  # fmt: skip
     project = tmp_path / "sites & ü" / "proj"
@@ -447,14 +465,14 @@ def test_windows_auth_is_checked_registered_and_static_files_stay_readable(fake_
         "INVOKE_IIS_APP_POOL": POOL,
         "INVOKE_IIS_WINDOWS_AUTH": "true",
     }
+    config = state / "applicationHost.config"
+    installed = config.read_text()
+    config.write_text(installed.replace('<add name="WindowsAuthenticationModule" />', ""))
     result = invoke("deploy", cwd=project, env=env)
     assert result.returncode == 1
     assert "Install-WindowsFeature Web-Windows-Auth" in result.stderr
     assert changing(state) == []
-    config = state / "applicationHost.config"
-    config.write_text(
-        config.read_text().replace("<modules>", '<modules><add name="WindowsAuthenticationModule" />')
-    )
+    config.write_text(installed)
     css = project / "static" / "app.css"
     css.parent.mkdir()
     css.write_text("body{}", encoding="utf-8")
