@@ -31,7 +31,7 @@ def lock_names() -> list[tuple[str, dict]]:
     """Each combination's lock name, as copier.yml's lock_name computes it."""
     names = []
     for values in itertools.product(*LOCK_MATRIX.values()):
-        data = dict(zip(LOCK_MATRIX, values))
+        data = dict(zip(LOCK_MATRIX, values, strict=True))
         name = f"django{data['django_version']}-{data['database']}-{data['static_files']}"
         name += "-winauth" * data["windows_auth"] + "-ws" * data["websockets"]
         names.append((name, data))

@@ -108,3 +108,21 @@ def webconfig():
     from iishost.emulator import webconfig
 
     return webconfig
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on 127.0.0.1 for this test session (tests/pgserver.py)."""
+    import pgserver
+
+    bin_folder = pgserver.server_bin()
+    if bin_folder is None:
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb) here: on Debian `apt-get install postgresql` "
+            "(.ci/run installs it); elsewhere put initdb's folder on PATH"
+        )
+    server = pgserver.start(bin_folder)
+    try:
+        yield server
+    finally:
+        server.stop()

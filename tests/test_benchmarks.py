@@ -93,7 +93,8 @@ def test_pinned_runs_the_command_under_taskset_only_when_asked():
         assert argv[0].endswith("taskset")
 
 
-def test_wrk_arguments_are_bounded():
+def test_wrk_arguments_are_bounded(monkeypatch):
+    monkeypatch.setattr("benchmarks.load.shutil.which", lambda name: f"/usr/bin/{name}")  # wrk or not
     argv = wrk_argv("http://127.0.0.1:8000/", seconds=7, connections=16, threads=1)
     assert argv[1:] == ["--latency", "-t1", "-c16", "-d7s", "--timeout", "5s", "http://127.0.0.1:8000/"]
 

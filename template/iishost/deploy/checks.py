@@ -12,6 +12,7 @@ from iishost.emulator.webconfig import ConfigError, build_of_schema, load_http_p
 
 from .app_plan import deploy_check
 from .config import Settings, SettingsError
+from .odbc import installed_drivers, missing_driver
 from .venv import python_home
 
 
@@ -29,8 +30,11 @@ def _module_installed(appcmd: str, name: str, query) -> bool:
     return query([appcmd, "list", "module", name]).returncode == 0
 
 
-def check_all(settings: Settings, appcmd: str | None, query) -> list[Problem]:
+def check_all(settings: Settings, appcmd: str | None, query, odbc_drivers=installed_drivers) -> list[Problem]:
     problems = []
+    no_driver = missing_driver(settings.database, odbc_drivers())
+    if no_driver:
+        problems.append(Problem(*no_driver))
     if appcmd is None:
         problems.append(Problem(
             "IIS is not installed here (appcmd.exe not found: tools.appcmd setting, PATH, "
