@@ -203,3 +203,26 @@ def test_background_jobs_project_passes_its_own_tests_and_plans_its_job(render_p
     )  # fmt: skip
     assert moved.returncode == 0, moved.stderr
     assert "clearsessions, every 10 minutes" in moved.stdout
+
+
+def test_windows_auth_project_passes_its_own_tests(render_project, tmp_path):
+    """windows_auth=true, rendered and bootstrapped: its own suite (the sign-in middleware, resolver,
+    IIS plans, fake-appcmd deploy and emulator tests among them) passes with the option on, and
+    the emulator's end-to-end sign-in test ran rather than skipped."""
+    project = render_project(tmp_path / "winauth", windows_auth=True)
+    result = bootstrap(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run(
+        [venv_python(project), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    # Skip reasons of the emulator's project tests (no venv, a server database): none may apply.
+    assert not [
+        line for line in skipped if "needs the project's .venv" in line or "throw-away SQLite" in line
+    ]

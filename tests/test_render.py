@@ -21,6 +21,13 @@ CASES = {
     "https": {"https": True, "hostnames": "www.example.com, example.com *.example.org"},
     "django61": {"django_version": "6.1", "python_version": "3.13"},
     "websockets": {"websockets": True, "https": True, "static_files": "app", "project_slug": "ws_site"},
+    "windows-auth": {"windows_auth": True},
+    "windows-auth-app-https": {
+        "windows_auth": True,
+        "static_files": "app",
+        "https": True,
+        "database": "postgresql",
+    },
     "odd-names": {
         "project_name": 'Ünïcode & <Co> "Site"',
         "project_slug": "x_1",
@@ -134,6 +141,24 @@ def test_web_config_loads_under_each_hph_build(render_project, webconfig, build)
     assert set(section.attrib) <= set(webconfig.SCHEMAS[build].attributes)
     assert section.get("forwardWindowsAuthToken") == "false", "v2 defaults it to true: set it"
     assert platform.forward_windows_auth_token is False
+
+
+def test_windows_auth_reaches_every_part_only_when_chosen(case, webconfig):
+    """windows_auth: web.config forwards the token, settings.py has the middleware and backend,
+    invoke.yaml registers it, the docs say what the server needs; without it none of them."""
+    data, project = case
+    slug = data.get("project_slug", "my_site")
+    on = data.get("windows_auth", False)
+    assert webconfig.load_http_platform(project / "web.config").forward_windows_auth_token is on
+    settings = (project / slug / "settings.py").read_text(encoding="utf-8")
+    assert ("iishost.winauth.middleware.WindowsAuthMiddleware" in settings) is on
+    assert ("iishost.winauth.backend.WindowsUserBackend" in settings) is on
+    invoke_yaml = yaml.safe_load((project / "invoke.yaml").read_text(encoding="utf-8"))
+    assert invoke_yaml["iis"]["windows_auth"] == str(on).lower()
+    intranet = (project / "iishost/docs/intranet.md").read_text(encoding="utf-8")
+    assert "## Windows sign-in" in intranet and "Install-WindowsFeature Web-Windows-Auth" in intranet
+    assert "iishost/docs/intranet.md" in (project / "README.md").read_text(encoding="utf-8")
+    assert ("Signed in with Windows" in (project / slug / "templates/home.html").read_text()) is on
 
 
 def test_upload_limit_is_one_setting(render_project, webconfig):

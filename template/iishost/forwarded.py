@@ -16,6 +16,9 @@ import ipaddress
 from collections.abc import Iterable
 
 LOOPBACK = {"127.0.0.1", "::1"}  # HPH connects to the backend over 127.0.0.1
+# The scope key keeping the TCP peer (who connected) once `client` names the forwarded client:
+# what iishost.winauth checks before it believes a forwarded Windows token.
+PEER = "iishost.peer"
 
 
 def _entries(scope: dict, name: bytes) -> list[str]:
@@ -85,5 +88,5 @@ class ForwardedHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
             client, scheme = resolve(scope, self.trusted)
-            scope = {**scope, "client": client, "scheme": scheme}
+            scope = {**scope, "client": client, "scheme": scheme, PEER: scope.get("client")}
         await self.app(scope, receive, send)

@@ -53,6 +53,11 @@ def check_all(settings: Settings, appcmd: str | None, query, odbc_drivers=instal
                 "iis.websockets is true but IIS's WebSocket Protocol feature is not installed",
                 "Install-WindowsFeature Web-WebSockets (or set iis.websockets: false)",
             ))  # fmt: skip
+        if settings.windows_auth and not _module_installed(appcmd, "WindowsAuthenticationModule", query):
+            problems.append(Problem(
+                "iis.windows_auth is true but IIS's Windows Authentication role service is not installed",
+                "Install-WindowsFeature Web-Windows-Auth (or set iis.windows_auth: false)",
+            ))  # fmt: skip
     try:
         home = Path(python_home(settings.root))
     except SettingsError as exc:

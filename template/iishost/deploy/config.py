@@ -39,6 +39,7 @@ FIELDS = {
     "iis.http_port": "http_port",
     "iis.https_port": "https_port",
     "iis.websockets": "websockets",
+    "iis.windows_auth": "windows_auth",
     "deploy.check_url": "check_url",
     "deploy.check_timeout": "check_timeout",
     "deploy.step_timeout": "step_timeout",
@@ -87,6 +88,7 @@ class Settings:
     schtasks: str = ""
     # The `jobs:` section (scheduled management commands), None when the project declares none.
     jobs: JobsConfig | None = None
+    windows_auth: bool = False  # Windows sign-in: iis.register enables it and turns anonymous off
 
     def effective(self) -> dict[str, str]:
         """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
@@ -218,6 +220,7 @@ def from_config(config, root: Path) -> Settings:
         icacls=str(tools.get("icacls") or ""),
         schtasks=str(tools.get("schtasks") or ""),
         jobs=_jobs(config.get("jobs"), str(project.get("slug") or "django")),
+        windows_auth=_bool(iis.get("windows_auth", False), "iis.windows_auth"),
     )
 
 

@@ -31,6 +31,11 @@ def wait_for_200(url: str, timeout: float, interval: float = 1.0) -> tuple[bool,
                 last = f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:
             last = f"HTTP {exc.code} {exc.reason}"
+            offered = {
+                v.split()[0].lower() for v in exc.headers.get_all("WWW-Authenticate") or [] if v.split()
+            }
+            if exc.code == 401 and offered & {"negotiate", "ntlm"}:
+                last += f" ({WINDOWS_SIGN_IN})"
         except (urllib.error.URLError, OSError) as exc:
             last = f"{getattr(exc, 'reason', exc)}"
         if time.monotonic() + interval > deadline:
@@ -38,7 +43,17 @@ def wait_for_200(url: str, timeout: float, interval: float = 1.0) -> tuple[bool,
         time.sleep(interval)
 
 
+WINDOWS_SIGN_IN = "IIS asks for Windows sign-in"
+
+
 def failure_message(url: str, timeout: float, last: str, root: Path) -> str:
+    if WINDOWS_SIGN_IN in last:
+        return (
+            f"The site did not answer 200 at {url} within {timeout:g} s (last: {last}).\n"
+            "IIS is up and wants Windows sign-in (iis.windows_auth), which this check cannot do yet: "
+            "every step was applied. Check the app as a signed-in user: Invoke-WebRequest "
+            f'{url} -UseDefaultCredentials (iishost/docs/intranet.md, "Windows sign-in").'
+        )
     log = newest_stdout_log(root)
     where = (
         f"the newest stdout log: {log}"

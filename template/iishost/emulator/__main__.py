@@ -9,12 +9,20 @@ import signal
 import sys
 from pathlib import Path
 
+from iishost.winauth.emulated import WINDOWS_USER
+
 from . import webconfig
 from .site import Emulator, PortInUse
 
 
-async def serve(site_root: Path, host: str, port: int, builds: tuple[str, ...] = webconfig.BUILDS) -> None:
-    emulator = Emulator(site_root, hph_builds=builds)
+async def serve(
+    site_root: Path,
+    host: str,
+    port: int,
+    builds: tuple[str, ...] = webconfig.BUILDS,
+    windows_user: str | None = None,
+) -> None:
+    emulator = Emulator(site_root, hph_builds=builds, windows_user=windows_user)
     stop = asyncio.Event()
     if sys.platform != "win32":  # on Windows Ctrl-C arrives as KeyboardInterrupt
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -23,6 +31,18 @@ async def serve(site_root: Path, host: str, port: int, builds: tuple[str, ...] =
     if emulator.state.error:
         print(f"emulator: every request will answer {emulator.state.error}", file=sys.stderr)
     print(f"IIS emulator: {emulator.site_root} at http://{host}:{bound}/ (Ctrl-C stops it)", flush=True)
+    if windows_user:
+        platform = emulator.state.platform
+        forwards = platform is not None and platform.forward_windows_auth_token
+        print(
+            f"IIS emulator: Windows sign-in, every request as {windows_user}"
+            + (
+                ""
+                if forwards
+                else "; web.config's forwardWindowsAuthToken is false: the app will not see the user"
+            ),
+            flush=True,
+        )
     try:
         await stop.wait()
     finally:
@@ -40,13 +60,20 @@ def main(argv: list[str] | None = None) -> None:
         default="both",
         help="the HttpPlatformHandler build whose schema web.config must satisfy (default: both)",
     )
+    parser.add_argument(
+        "--windows-user",
+        default="",
+        help='Windows sign-in mode: every request signed in as this user, e.g. "CONTOSO\\alice"',
+    )
     args = parser.parse_args(argv)
+    if args.windows_user and not WINDOWS_USER.fullmatch(args.windows_user):
+        parser.error(f'--windows-user {args.windows_user!r}: give DOMAIN\\name, e.g. "CONTOSO\\alice"')
     if not (args.site_root / "web.config").is_file():
         parser.error(f"{args.site_root.resolve()} has no web.config: give the site's folder with --site-root")
     builds = webconfig.BUILDS if args.hph == "both" else (args.hph,)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(args.site_root, args.host, args.port, builds))
+            asyncio.run(serve(args.site_root, args.host, args.port, builds, args.windows_user or None))
     except PortInUse as exc:
         sys.exit(f"IIS emulator: {exc.strerror}")
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import mslex
 
+from iishost.winauth.emulated import RESERVED
+
 from .webconfig import HttpPlatform
 
 PORT_RANGE = (1025, 48000)  # ANCM picks the backend's port at random in this range
@@ -48,6 +50,9 @@ def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
             os._exit(1)
 
     return preexec
+
+
+EMULATOR_ONLY = set(RESERVED)  # iishost.winauth.emulated: never from web.config or the environment
 
 
 class BackendUnavailable(Exception):
@@ -167,9 +172,13 @@ class ProcessPool:
         stop_grace: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
+        own: Mapping[str, str] | None = None,
     ):
         self.platform, self.site_root = platform, Path(site_root)
         self.environ = dict(os.environ if environ is None else environ)
+        # The emulator's own variables for its processes (the Windows sign-in stand-in's key): set
+        # last, so neither the environment nor web.config can give or change them.
+        self.own = dict(own or {})
         self.stop_grace, self.clock, self.warn = stop_grace, clock, warn
         count = platform.processes_per_application
         self.slots: list[Backend | None] = [None] * count
@@ -213,10 +222,14 @@ class ProcessPool:
             raise BackendUnavailable("; ".join(reasons))
 
     def _environment(self, port: int) -> dict[str, str]:
-        env = {**self.environ, "HTTP_PLATFORM_PORT": str(port)}
+        env = {k: v for k, v in self.environ.items() if k not in EMULATOR_ONLY}
+        env["HTTP_PLATFORM_PORT"] = str(port)
         for name, value in self.platform.environment_variables.items():
+            if name.upper() in EMULATOR_ONLY:
+                self.warn(f"web.config: environment variable {name} is the emulator's own; ignored")
+                continue
             env[name] = expand(value, env)
-        return env
+        return {**env, **self.own}
 
     def _log_prefix(self, env: Mapping[str, str]) -> Path | None:
         if not self.platform.stdout_log_enabled:

@@ -28,6 +28,7 @@ REQUEST_DROPPED = {"connection", "transfer-encoding", "content-length"}
 RESPONSE_DROPPED = {"connection", "transfer-encoding", "content-length", "date", "server"}
 # The key of a response's mapping that carries the backend's Server header (None: it sent none).
 BACKEND_SERVER = web.ResponseKey("hph-backend-server", object)
+WINDOWS_AUTH_HEADER = "X-IIS-WINDOWSAUTHTOKEN"  # as forwardinghandler.cpp spells it
 WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 
 
@@ -41,8 +42,10 @@ def _append(headers: CIMultiDict, name: str, value: str) -> None:
     headers[name] = f"{previous}, {value}" if previous else value
 
 
-def forwarded_headers(request: web.BaseRequest) -> CIMultiDict:
-    """The client's headers as HPH passes them on."""
+def forwarded_headers(request: web.BaseRequest, token: str | None = None) -> CIMultiDict:
+    """The client's headers as HPH passes them on. `token`: the signed-in user's token handle, which
+    replaces any X-IIS-WindowsAuthToken the client sent (SetHeader(..., fReplace TRUE)); without
+    one, a client's header passes on untouched, as HPH passes it."""
     headers = CIMultiDict(
         (k, v)
         for k, v in request.headers.items()
@@ -55,6 +58,9 @@ def forwarded_headers(request: web.BaseRequest) -> CIMultiDict:
     host, port = (peer[0], peer[1]) if peer else ("", 0)
     _append(headers, "X-Forwarded-For", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     _append(headers, "X-Forwarded-Proto", "https" if request.secure else "http")
+    if token is not None:
+        headers.popall(WINDOWS_AUTH_HEADER, None)
+        headers[WINDOWS_AUTH_HEADER] = token
     return headers
 
 
@@ -64,12 +70,16 @@ def backend_url(request: web.BaseRequest, port: int) -> URL:
 
 
 async def forward_http(
-    request: web.BaseRequest, session: aiohttp.ClientSession, port: int, timeout: float
+    request: web.BaseRequest,
+    session: aiohttp.ClientSession,
+    port: int,
+    timeout: float,
+    token: str | None = None,
 ) -> web.StreamResponse:
     """Stream the request body to the backend and its response back (keep-alive both sides).
     `timeout` applies to every wait for data from the backend, as HPH sets WinHTTP's receive
     timeout to requestTimeout; once the response has started, a timeout can only cut it short."""
-    headers = forwarded_headers(request)
+    headers = forwarded_headers(request, token)
     body = request.content if request.body_exists else None
     try:
         upstream = await session.request(
@@ -114,12 +124,13 @@ async def forward_websocket(
     session: aiohttp.ClientSession,
     port: int,
     timeout: float,
+    token: str | None = None,
     opened: Callable[[web.WebSocketResponse], None] = lambda ws: None,
 ) -> web.StreamResponse:
     """Open the same WebSocket on the backend, then relay messages both ways until one closes
     (IIS needs its WebSocket Protocol role service for this; HPH then passes the upgrade on).
     `opened` gets the client's side, for the emulator to close on stop."""
-    headers = forwarded_headers(request)
+    headers = forwarded_headers(request, token)
     for name in WEBSOCKET_HANDSHAKE | {"sec-websocket-protocol"}:
         headers.popall(name, None)
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]

@@ -24,6 +24,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from iishost.winauth.emulated import EmulatedTokens
+
 from . import webconfig
 from .backend import BackendUnavailable, ProcessPool, expand, resolve
 from .proxy import BACKEND_SERVER, BackendError, forward_http, forward_websocket
@@ -135,7 +137,11 @@ class Emulator:
     environment the worker process would have (default: this process's), `clock` the time source
     for rapidFailsPerMinute, `watch_interval` how often recycleOnFileChange files and web.config
     are checked, `hph_builds` the HttpPlatformHandler builds whose schema web.config must satisfy
-    ("1.2", "2"; default both: a web.config that loads here loads on either server)."""
+    ("1.2", "2"; default both: a web.config that loads here loads on either server).
+    `windows_user` ("CONTOSO\\alice") is the Windows sign-in mode: IIS with Windows authentication
+    and anonymous off, every request signed in as that user; HPH forwards a token for it when
+    web.config's forwardWindowsAuthToken (default: the first build's) says so
+    (iishost.winauth.emulated: a stand-in that works for this run's processes only)."""
 
     def __init__(
         self,
@@ -147,8 +153,10 @@ class Emulator:
         watch_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         hph_builds: tuple[str, ...] = webconfig.BUILDS,
+        windows_user: str | None = None,
     ):
         self.hph_builds = tuple(hph_builds)
+        self.tokens = EmulatedTokens.new_run(windows_user) if windows_user else None
         self.site_root = Path(site_root).resolve()
         self.environ = dict(os.environ if environ is None else environ)
         self.request_timeout, self.stop_grace = request_timeout, stop_grace
@@ -193,7 +201,12 @@ class Emulator:
         if self.state.platform is None:
             return None
         return ProcessPool(
-            self.state.platform, self.site_root, self.environ, stop_grace=self.stop_grace, clock=self.clock
+            self.state.platform,
+            self.site_root,
+            self.environ,
+            stop_grace=self.stop_grace,
+            clock=self.clock,
+            own=self.tokens.environment() if self.tokens else None,
         )
 
     def _recycle_files(self) -> list[Path]:
@@ -347,12 +360,14 @@ class Emulator:
             backend = await self.pool.acquire()
         except BackendUnavailable as exc:
             return iis_error("502.3", str(exc))
+        forwards_token = self.tokens is not None and self.state.platform.forward_windows_auth_token
+        token = self.tokens.issue() if forwards_token else None
         try:
             if _is_websocket(request):
                 return await forward_websocket(
-                    request, self._session, backend.port, self.timeout, opened=self._websockets.add
+                    request, self._session, backend.port, self.timeout, token, opened=self._websockets.add
                 )
-            return await forward_http(request, self._session, backend.port, self.timeout)
+            return await forward_http(request, self._session, backend.port, self.timeout, token)
         except BackendError as exc:
             return iis_error("502.3", str(exc))
 

@@ -20,15 +20,18 @@ from ..commands import python, show
     help={
         "port": "port on 127.0.0.1 (default 8000)",
         "hph": "HttpPlatformHandler build whose schema web.config must satisfy: 1.2, 2 or both (default)",
+        "windows-user": 'Windows sign-in: every request signed in as this user, e.g. "CONTOSO\\alice"',
     }
 )
-def serve(c, port=8000, hph="both"):
+def serve(c, port=8000, hph="both", windows_user=""):
     """The site as IIS will run it, at http://127.0.0.1:PORT/: web.config through the IIS emulator
     (iishost/docs/emulator.md), after what a deploy does first (collectstatic, migrate)."""
     python("manage.py", "collectstatic", "--noinput", "-v", "0")
     python("manage.py", "migrate", "--noinput")
     argv = [sys.executable, "-m", "iishost.emulator", "--site-root", str(PROJECT_ROOT), "--port", str(port)]
     argv += ["--hph", hph]
+    if windows_user:
+        argv += ["--windows-user", windows_user]
     show(argv)
     code = supervise(argv, PROJECT_ROOT)
     if code not in (0, -signal.SIGINT):

@@ -21,6 +21,25 @@ async def headers(request):
     )
 
 
+async def signed_in(request):
+    """Who the emulator's stand-in token names, as iishost.winauth would resolve it in this process."""
+    from iishost.winauth.emulated import EmulatedTokens
+    from iishost.winauth.handles import TokenRefused
+
+    global TOKENS
+    TOKENS = TOKENS or EmulatedTokens.from_environment(os.environ)
+    value = request.headers.get("X-IIS-WindowsAuthToken")
+    if TOKENS is None or value is None:
+        return web.Response(status=403, text=f"no stand-in key ({TOKENS is None}) or no token ({value})")
+    try:
+        return web.Response(text=TOKENS(value))
+    except TokenRefused as exc:
+        return web.Response(status=403, text=str(exc))
+
+
+TOKENS = None
+
+
 async def echo_path(request):
     return web.Response(text=request.path)
 
@@ -97,6 +116,7 @@ def main():
     routes = {"/pid": pid, "/headers": headers, "/sleep/{seconds}": sleep, "/crash": crash}
     routes.update({"/stream": stream, "/child": child, "/ws": websocket, "/no-server": no_server})
     routes["/path/{tail:.*}"] = echo_path
+    routes["/signed-in"] = signed_in
     app.on_response_prepare.append(drop_server)
     for path, handler in routes.items():
         app.router.add_get(path, handler)

@@ -7,6 +7,7 @@ shipped workflow .github/workflows/windows-iis.yml runs the same tasks against r
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,7 +27,8 @@ posix_only = pytest.mark.skipif(
     os.name == "nt", reason="the fake appcmd/icacls are POSIX scripts; Windows has the real ones"
 )
 SITE = "Site 'Q' (Prod) ü"
-MODULES = ("httpPlatformHandler", "WebSocketModule")  # installed on the fake IIS
+# Installed on the fake IIS: a server prepared as iishost/docs/server.md and intranet.md say.
+MODULES = ("httpPlatformHandler", "WebSocketModule", "WindowsAuthenticationModule")
 POOL = "pool.with dots_ü"
 SLUG = os.environ["DJANGO_SETTINGS_MODULE"].rpartition(".")[0]  # pytest-django sets it from pyproject.toml
 
@@ -47,20 +49,31 @@ def clean_env(**extra) -> dict:
     return {**env, "PYTHONUTF8": "1", **extra}
 
 
+# This project's answer: with Windows sign-in, iis.register also sets three authentication sections.
+WINDOWS_AUTH = re.search(
+    r'^\s*windows_auth:\s*"true"', (ROOT / "invoke.yaml").read_text(encoding="utf-8"), re.M
+)
+AUTH_STEPS = 3 if WINDOWS_AUTH else 0
+
+
 def test_dry_run_json_plans_against_an_empty_server_without_iis():
     result = invoke("deploy", "--dry-run", "--json", env=clean_env(PATH=str(BIN)))
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert all(set(step) == {"why", "argv"} and step["why"] and step["argv"] for step in plan)
     commands = [step["argv"][1:3] for step in plan if "appcmd" in step["argv"][0]]
-    assert commands == [
-        ["add", "apppool"],
-        ["set", "apppool"],
-        ["add", "site"],
-        ["set", "app"],
-        ["unlock", "config"],
-        ["set", "config"],
-    ]
+    assert (
+        commands
+        == [
+            ["add", "apppool"],
+            ["set", "apppool"],
+            ["add", "site"],
+            ["set", "app"],
+            ["unlock", "config"],
+            ["set", "config"],
+        ]
+        + [["set", "config"]] * AUTH_STEPS
+    )
     assert [s["argv"][3] for s in plan if "icacls" in s["argv"][0]][-1].endswith(":(OI)(CI)M")
     assert "planning against an empty server" in result.stderr
 
@@ -68,7 +81,9 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
 def test_dry_run_text_and_real_run_refusal_without_iis():
     env = clean_env(PATH=str(BIN))
     shown = invoke("iis.register", "--dry-run", env=env)
-    assert shown.returncode == 0 and "IIS (dry run: nothing changed): 6 step(s)" in shown.stdout
+    assert (
+        shown.returncode == 0 and f"IIS (dry run: nothing changed): {6 + AUTH_STEPS} step(s)" in shown.stdout
+    )
     assert "+ " in shown.stdout and "/name:" in shown.stdout
     refused = invoke("iis.register", env=env)
     assert refused.returncode == 1
@@ -92,8 +107,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def fake_server(tmp_path):
-    """A copy of this project (in a folder with spaces, `&` and ü) and fake appcmd, icacls and schtasks first on PATH; the
-    fake IIS has HttpPlatformHandler and the WebSocket Protocol installed, and REDIS_URL is set (as
+    """A copy of this project (in a folder with spaces, `&` and ü) and fake appcmd, icacls and
+    schtasks first on PATH; the fake IIS has MODULES installed, and REDIS_URL is set (as
     iishost/docs/intranet.md asks) when the project has WebSocket groups."""
     bin_dir, state = tmp_path / "bin", tmp_path / "iis"
     bin_dir.mkdir()
@@ -464,3 +479,57 @@ def test_deploy_names_the_hph_build_and_refuses_a_web_config_it_would_not_load(f
     result = invoke("deploy", "--dry-run", cwd=project, env=env)
     assert "HttpPlatformHandler 1.2 found" in result.stdout + result.stderr
     assert "startupRetryCount" not in result.stdout + result.stderr
+
+
+@posix_only
+def test_windows_auth_is_checked_registered_and_static_files_stay_readable(fake_server):
+    """iis.windows_auth: a deploy refuses while the Windows Authentication role service is missing;
+    iis.register then turns Windows authentication on and anonymous off for the site (at apphost:
+    the fake appcmd, like IIS, refuses these sections otherwise), signed-in users get static files
+    read as the app-pool identity, and a second register has nothing left to do."""
+    from iishost.tests.fakes import static_file
+
+    project, state, env = fake_server
+    env = {
+        **env,
+        "INVOKE_IIS_SITE_NAME": SITE,
+        "INVOKE_IIS_APP_POOL": POOL,
+        "INVOKE_IIS_WINDOWS_AUTH": "true",
+    }
+    config = state / "applicationHost.config"
+    installed = config.read_text()
+    config.write_text(installed.replace('<add name="WindowsAuthenticationModule" />', ""))
+    result = invoke("deploy", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "Install-WindowsFeature Web-Windows-Auth" in result.stderr
+    assert changing(state) == []
+    config.write_text(installed)
+    css = project / "static" / "app.css"
+    css.parent.mkdir()
+    css.write_text("body{}", encoding="utf-8")
+    for folder in ("media", "data"):
+        (project / folder).mkdir(exist_ok=True)
+    for args in (["/inheritance:r"], ["/grant:r", "BUILTIN\\Administrators:(OI)(CI)F"]):
+        assert subprocess.run(["icacls", str(project), *args], env=env, capture_output=True).returncode == 0
+    for task in ("iis.register", "acl.grant"):
+        result = invoke(task, cwd=project, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    sections = [c[4] for c in changing(state) if c[1:3] == ["set", "config"]]
+    assert sections[-3:] == [
+        "/section:system.webServer/security/authentication/windowsAuthentication",
+        "/section:system.webServer/security/authentication/anonymousAuthentication",
+        "/section:system.webServer/serverRuntime",
+    ]
+    assert static_file.get(state, SITE, css, env) == (200, f"IIS APPPOOL\\{POOL}")
+    assert invoke("iis.register", "--json", cwd=project, env=env).stdout.strip() == "[]"
+    status = invoke("iis.status", cwd=project, env=env).stdout
+    assert "iis.windows_auth: true" in status
+    assert (
+        "Windows authentication: on, anonymous: off, signed-in requests read files as: UseWorkerProcessUser"
+        in status
+    )
+    # Option off again: anonymous comes back; Windows authentication is left as it is.
+    result = invoke("iis.register", cwd=project, env={**env, "INVOKE_IIS_WINDOWS_AUTH": "false"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changing(state)[-1][-2:] == ["/enabled:true", "/commit:apphost"]
+    assert static_file.get(state, SITE, css, env)[0] == 200

@@ -758,3 +758,108 @@ def test_every_process_keeps_its_startup_traceback_whatever_the_build(tmp_path, 
         for pid in launched:
             (log,) = logs.glob(f"uvicorn_*_{pid}.log")
             assert "DJANGO_DEBUG='maybe' is not a boolean" in log.read_text(), (build, pid)
+
+
+# --- Windows sign-in mode ------------------------------------------------------------------------
+def token_header(body):
+    return {k.lower(): v for k, v in json.loads(body)["headers"]}.get("x-iis-windowsauthtoken")
+
+
+@pytest.mark.parametrize(
+    ("build", "attributes", "forwards"),
+    [
+        ("2", {}, True),  # v2's schema default
+        ("1.2", {}, False),  # 1.2's
+        ("1.2", {"forwardWindowsAuthToken": "true"}, True),
+        ("2", {"forwardWindowsAuthToken": "false"}, False),
+    ],
+)
+def test_windows_sign_in_forwards_a_token_as_each_build_would(tmp_path, build, attributes, forwards):
+    """HPH sets X-IIS-WindowsAuthToken (replacing a client's) only when forwardWindowsAuthToken is on;
+    otherwise whatever the client sent passes on untouched, as HPH passes unknown headers."""
+    site = write_site(tmp_path / "site", **attributes)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with run_in_thread(site, environ=env, hph_builds=(build,), windows_user="CONTOSO\\alice") as running:
+        forged = {"X-IIS-WindowsAuthToken": "1a4"}
+        token = token_header(get(running.url + "/headers", headers=forged)[2])
+        status, _, user = get(running.url + "/signed-in")
+    if forwards:
+        assert re.fullmatch(r"[0-9a-f]{16}", token), token
+        assert (status, user) == (200, "CONTOSO\\alice")
+    else:
+        assert token == "1a4"
+        assert status == 403
+
+
+def test_without_windows_sign_in_no_token_is_forwarded_and_no_key_given(tmp_path, monkeypatch):
+    key = "ab" * 32
+    monkeypatch.setenv("IISHOST_EMULATOR_WINAUTH_KEY", key)  # inherited from a shell: not passed on
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    site = write_site(tmp_path / "site", forwardWindowsAuthToken="true")
+    with run_in_thread(site) as running:
+        assert token_header(get(running.url + "/headers")[2]) is None
+        status, _, body = get(running.url + "/signed-in", headers={"X-IIS-WindowsAuthToken": "1a4"})
+    assert status == 403 and "no stand-in key (True)" in body
+
+
+def test_web_config_cannot_give_the_stand_in_key_or_user(tmp_path):
+    """The key is this run's, set after web.config's variables: a web.config naming a key and a user
+    of its own gets neither, and a token of that key is refused."""
+    from iishost.winauth.emulated import EmulatedTokens
+
+    theirs = EmulatedTokens("cd" * 32, "EVIL\\mallory")
+    children = (
+        "<environmentVariables>"
+        f'<environmentVariable name="IISHOST_EMULATOR_WINAUTH_KEY" value="{"cd" * 32}" />'
+        '<environmentVariable name="IISHOST_EMULATOR_WINDOWS_USER" value="EVIL\\mallory" />'
+        "</environmentVariables>"
+    )
+    site = write_site(tmp_path / "site", children=children, forwardWindowsAuthToken="false")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with run_in_thread(site, environ=env, windows_user="CONTOSO\\alice") as running:
+        forged = {"X-IIS-WindowsAuthToken": theirs.issue()}
+        status, _, body = get(running.url + "/signed-in", headers=forged)
+    assert status == 403 and "not issued by this emulator run" in body
+
+
+def test_invoke_serve_refuses_a_windows_user_that_is_no_account_name(tmp_path):
+    write_site(tmp_path / "site")
+    result = subprocess.run(
+        [sys.executable, "-m", "iishost.emulator", "--site-root", str(tmp_path / "site"),
+         "--windows-user", "alice\" onload=x"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 2 and "give DOMAIN\\name" in result.stderr
+
+
+def test_the_project_signs_the_windows_user_in_through_the_emulator(tmp_path, production_env, run_python):
+    """End to end: the emulator signs in CONTOSO\\alice, HPH's header reaches uvicorn, and the home page
+    says who is signed in, when the project has windows_auth; without it, nobody is."""
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("runs on a throw-away SQLite database; this project's is a server")
+    site = project_site(tmp_path)
+    database = f"sqlite:///{(tmp_path / 'db.sqlite3').as_posix()}"
+    env = {
+        **production_env,
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_LOG_DIR": str(tmp_path),
+        "DATABASE_URL": database,
+    }
+    assert run_python("manage.py", "migrate", "--noinput", "-v", "0", env=env).returncode == 0
+    platform = webconfig.load_http_platform(site / "web.config")
+    with run_in_thread(site, environ=env, windows_user="CONTOSO\\Alice") as running:
+        status, _, body = get(running.url + "/")
+        # Straight to the backend with a header: a handle value is good for one request only.
+        backend = running.emulator.pool.slots[0]
+        direct = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=30)
+        direct.request("GET", "/", headers={"X-IIS-WindowsAuthToken": "8000000000000000"})
+        direct_status = direct.getresponse().status
+    assert status == 200
+    if platform.forward_windows_auth_token:  # the windows_auth answer
+        assert "Signed in with Windows as alice." in html.unescape(body)
+        assert direct_status == 403
+    else:
+        assert "Signed in" not in html.unescape(body)
+        assert direct_status == 200

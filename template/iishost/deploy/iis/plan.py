@@ -12,7 +12,17 @@ import subprocess
 
 from ..config import Settings
 from ..plan import Refusal, Step
-from .state import ANONYMOUS_SECTION, HANDLERS_SECTION, Binding, ServerState, Site
+from .state import (
+    ANONYMOUS_SECTION,
+    HANDLERS_SECTION,
+    RUNTIME_SECTION,
+    WINDOWS_SECTION,
+    WORKER_PROCESS_USER,
+    Binding,
+    ServerState,
+    Site,
+    SiteAuth,
+)
 
 # A Python process lives for hours and keeps state warm; IIS's defaults are tuned for ASP.NET.
 POOL_SETTINGS = {
@@ -227,8 +237,50 @@ def plan_site(settings: Settings, appcmd: str, state: ServerState) -> list[Step]
             [appcmd, "set", "config", f"{name}/", f"/section:{ANONYMOUS_SECTION}", "/userName:",
              "/commit:apphost"],
         ))  # fmt: skip
+    steps += plan_authentication(settings, appcmd, state if site is not None else ServerState())
     if site is not None and site.state.lower() == "stopped":
         steps.append(Step(f'site "{name}" is stopped', [appcmd, "start", "site", f"/site.name:{name}"]))
+    return steps
+
+
+def plan_authentication(settings: Settings, appcmd: str, state: ServerState) -> list[Step]:
+    """iis.windows_auth: Windows authentication on, then anonymous off (never a moment with neither,
+    which answers 401.2 to everyone), for the whole site, static/ included (iishost/docs/intranet.md);
+    content files read with the worker process's token (the app-pool identity the folder grants
+    cover), not each user's. Without it, anonymous is turned back on if it was off; Windows
+    authentication is left as found. All three sections are locked for web.config
+    (overrideModeDefault="Deny"): set for the site's location in applicationHost.config."""
+    name = settings.site_name
+    auth = state.authentication.get(name, SiteAuth())
+
+    def set_config(section: str, value: str) -> list[str]:
+        return [appcmd, "set", "config", f"{name}/", f"/section:{section}", value, "/commit:apphost"]
+
+    steps = []
+    if settings.windows_auth:
+        if not auth.windows:
+            steps.append(Step(
+                f'iis.windows_auth is true: enable Windows authentication (Negotiate, NTLM) of "{name}"',
+                set_config(WINDOWS_SECTION, "/enabled:true"),
+            ))  # fmt: skip
+        if auth.anonymous:
+            steps.append(Step(
+                f'iis.windows_auth is true: turn anonymous authentication off for site "{name}", static/ '
+                "included, so every request is signed in and HttpPlatformHandler forwards every user's token",
+                set_config(ANONYMOUS_SECTION, "/enabled:false"),
+            ))  # fmt: skip
+        if auth.user_override != WORKER_PROCESS_USER:
+            steps.append(Step(
+                f"signed-in requests read files with the user's own token ({auth.user_override}), whom the "
+                "folder grants do not cover (401.3 on static/): read them as the app-pool identity "
+                f"({WORKER_PROCESS_USER})",
+                set_config(RUNTIME_SECTION, f"/authenticatedUserOverride:{WORKER_PROCESS_USER}"),
+            ))  # fmt: skip
+    elif not auth.anonymous:
+        steps.append(Step(
+            f'iis.windows_auth is false but anonymous authentication is off for site "{name}": turn it on',
+            set_config(ANONYMOUS_SECTION, "/enabled:true"),
+        ))  # fmt: skip
     return steps
 
 

@@ -18,6 +18,11 @@ from ..runner import QueryFailed
 
 HANDLERS_SECTION = "system.webServer/handlers"
 ANONYMOUS_SECTION = "system.webServer/security/authentication/anonymousAuthentication"
+WINDOWS_SECTION = "system.webServer/security/authentication/windowsAuthentication"
+# serverRuntime's authenticatedUserOverride: whose token IIS reads content files with once a request
+# is authenticated (Microsoft, IIS configuration reference, `<serverRuntime>`; iishost/docs/iis-facts.md).
+RUNTIME_SECTION = "system.webServer/serverRuntime"
+WORKER_PROCESS_USER = "UseWorkerProcessUser"
 # anonymousAuthentication's userName when none is set (IIS_schema.xml; applicationHost.config as
 # IIS 10 ships it says userName="IUSR" too).
 DEFAULT_ANONYMOUS_USER = "IUSR"
@@ -61,6 +66,16 @@ class AppPool:
     state: str = "Unknown"
 
 
+@dataclass(frozen=True)
+class SiteAuth:
+    """A site's effective authentication, as IIS ships it unless changed (applicationHost.config:
+    anonymous on, Windows off; serverRuntime's schema default UseAuthenticatedUser)."""
+
+    anonymous: bool = True
+    windows: bool = False
+    user_override: str = "UseAuthenticatedUser"
+
+
 @dataclass
 class ServerState:
     """Everything the IIS planner needs (empty when this machine has no IIS)."""
@@ -70,6 +85,8 @@ class ServerState:
     handlers_unlocked: set[str] = field(default_factory=set)  # site names whose web.config may set handlers
     # Per site: the account anonymous requests run as ("" = the app pool's identity).
     anonymous_user: dict[str, str] = field(default_factory=dict)
+    # Per site: anonymous and Windows authentication on or off, whose token reads content files.
+    authentication: dict[str, SiteAuth] = field(default_factory=dict)
 
 
 def _parse(xml: bytes | str) -> ET.Element:
@@ -144,6 +161,13 @@ def parse_anonymous_user(list_config_output: str) -> str:
     return DEFAULT_ANONYMOUS_USER if element is None else element.get("userName", DEFAULT_ANONYMOUS_USER)
 
 
+def section_attribute(list_config_output: str, tag: str, name: str, default: str) -> str:
+    """One attribute of the section element `tag` in `appcmd list config ... /config:*` output."""
+    root = _parse(list_config_output)
+    element = root if root.tag == tag else root.find(f".//{tag}")
+    return default if element is None else element.get(name, default)
+
+
 def unreadable(what: str, result) -> QueryFailed:
     """appcmd could not read IIS's configuration: most often a prompt that is not elevated."""
     return QueryFailed(
@@ -175,4 +199,19 @@ def read_state(appcmd: str | None, query, site_name: str) -> ServerState:
         if result.returncode:
             raise unreadable("appcmd list config (anonymousAuthentication)", result)
         state.anonymous_user[site_name] = parse_anonymous_user(result.stdout)
+        anonymous = section_attribute(result.stdout, "anonymousAuthentication", "enabled", "false")
+        outputs = {}
+        for section in (WINDOWS_SECTION, RUNTIME_SECTION):
+            result = query([appcmd, "list", "config", f"{site_name}/", f"/section:{section}", "/config:*"])
+            if result.returncode:
+                raise unreadable(f"appcmd list config ({section.rsplit('/', 1)[1]})", result)
+            outputs[section] = result.stdout
+        state.authentication[site_name] = SiteAuth(
+            anonymous=anonymous.lower() == "true",
+            windows=section_attribute(outputs[WINDOWS_SECTION], "windowsAuthentication", "enabled", "false")
+            .lower() == "true",
+            user_override=section_attribute(
+                outputs[RUNTIME_SECTION], "serverRuntime", "authenticatedUserOverride", "UseAuthenticatedUser"
+            ),
+        )  # fmt: skip
     return state

@@ -56,6 +56,13 @@ def status(c):
                 "  anonymous requests (and static files) run as: "
                 + ("the app pool identity" if anonymous == "" else f"{anonymous} (iis.register changes it)")
             )
+            auth = state.authentication.get(site.name)
+            if auth is not None:
+                on = {True: "on", False: "off"}
+                print(
+                    f"  Windows authentication: {on[auth.windows]}, anonymous: {on[auth.anonymous]}, "
+                    f"signed-in requests read files as: {auth.user_override}"
+                )
         else:
             print(f'site "{settings.site_name}": not registered')
         print("wanted bindings: " + ", ".join(map(str, wanted_bindings(settings))))

@@ -35,6 +35,13 @@ getting-started-with-appcmdexe) and seen in its output:
     needs `/commit:apphost`, which writes `<location path="S">`; without it appcmd reports the
     locked-section error below. An empty userName means "the app pool's identity".
     fakes/static_file.py answers what IIS's static file handler would, from this state.
+  - windowsAuthentication and serverRuntime (IIS configuration reference, `<windowsAuthentication>`
+    and `<serverRuntime>`, learn.microsoft.com/iis/configuration/system.webserver/security/
+    authentication/windowsauthentication/ and .../system.webserver/serverruntime): the same as
+    anonymousAuthentication (listed with /config:*, set only with /commit:apphost, which writes the
+    site's `<location>`). Schema defaults: windowsAuthentication enabled="false", useKernelMode="true";
+    serverRuntime authenticatedUserOverride="UseAuthenticatedUser". applicationHost.config of a
+    server with the Windows Authentication role service has `<windowsAuthentication enabled="false">`.
   - a web.config setting a locked section: IIS error 0x80070021's description ("This configuration
     section cannot be used at this path. This happens when the section is locked at a parent
     level..."), exit code 13 (assumed).
@@ -75,6 +82,7 @@ EMPTY = """<?xml version="1.0" encoding="UTF-8"?>
     <security>
       <authentication>
         <anonymousAuthentication enabled="true" userName="IUSR" />
+        <windowsAuthentication enabled="false" />
       </authentication>
     </security>
   </system.webServer>
@@ -235,18 +243,25 @@ def binding_item(text: str) -> dict[str, str]:
 
 
 ANONYMOUS = "system.webServer/security/authentication/anonymousAuthentication"
-# The section's schema defaults (IIS_schema.xml), shown by /config:*.
-ANONYMOUS_DEFAULTS = {"enabled": "false", "userName": "IUSR", "password": "", "logonMethod": "ClearText"}
+WINDOWS = "system.webServer/security/authentication/windowsAuthentication"
+RUNTIME = "system.webServer/serverRuntime"
+# The sections' schema defaults (IIS_schema.xml), shown by /config:*; without it, the subset shown.
+SECTIONS = {
+    ANONYMOUS: {"enabled": "false", "userName": "IUSR", "password": "", "logonMethod": "ClearText"},
+    WINDOWS: {"enabled": "false", "authPersistSingleRequest": "false", "useKernelMode": "true"},
+    RUNTIME: {"enabled": "true", "authenticatedUserOverride": "UseAuthenticatedUser"},
+}
+SHOWN = {ANONYMOUS: {"enabled", "userName"}, WINDOWS: {"enabled"}, RUNTIME: set()}
 
 
-def anonymous_settings(root: ET.Element, site: str) -> dict[str, str]:
+def section_settings(root: ET.Element, site: str, section: str = ANONYMOUS) -> dict[str, str]:
     """The effective section for a site: schema defaults, then the server level, then <location path=site>."""
-    values = dict(ANONYMOUS_DEFAULTS)
-    server = root.find(ANONYMOUS)
+    values = dict(SECTIONS[section])
+    server = root.find(section)
     if server is not None:
         values.update(server.attrib)
     for location in root.findall("location"):
-        element = location.find(ANONYMOUS)
+        element = location.find(section)
         if site and location.get("path") == site and element is not None:
             values.update(element.attrib)
     return values
@@ -303,19 +318,23 @@ def main(argv: list[str]) -> int:
         if find(root.find("system.webServer/modules"), "add", name) is None:
             raise not_found("MODULE", name)
         out.append(f'MODULE "{name}" ( native:true )')
-    elif (verb, kind) == ("list", "config") and options.get("section") == ANONYMOUS:
+    elif (verb, kind) == ("list", "config") and options.get("section") in SECTIONS:
+        section = options["section"]
         path = positional[0].rstrip("/") if positional else ""
         if path and find(sites(root), "site", path) is None:
             raise not_found("SITE", path)
-        values = anonymous_settings(root, path)
+        values = section_settings(root, path, section)
         if not full:
-            values = {k: v for k, v in values.items() if k in {"enabled", "userName"}}
-        element = ET.Element("anonymousAuthentication", values)
-        wrapper = ET.Element("system.webServer")
-        ET.SubElement(ET.SubElement(wrapper, "security"), "authentication").append(element)
+            values = {k: v for k, v in values.items() if k in SHOWN[section]}
+        *groups, tag = section.split("/")
+        wrapper = parent = ET.Element(groups[0])
+        for group in groups[1:]:
+            parent = ET.SubElement(parent, group)
+        parent.append(ET.Element(tag, values))
         ET.indent(wrapper)
         out.append(ET.tostring(wrapper, encoding="unicode"))
-    elif (verb, kind) == ("set", "config") and options.get("section") == ANONYMOUS:
+    elif (verb, kind) == ("set", "config") and options.get("section") in SECTIONS:
+        section = options["section"]
         path = positional[0].rstrip("/") if positional else ""
         site = find(sites(root), "site", path)
         if site is None:
@@ -327,13 +346,13 @@ def main(argv: list[str]) -> int:
         if location is None:
             location = ET.SubElement(root, "location", {"path": path})
         parent = location
-        for tag in ANONYMOUS.split("/"):
+        for tag in section.split("/"):
             parent = parent.find(tag) if parent.find(tag) is not None else ET.SubElement(parent, tag)
-        for key in ("userName", "enabled", "password"):
+        for key in SECTIONS[section]:
             if key in options:
                 parent.set(key, options[key])
         out.append(
-            f'Applied configuration changes to section "{ANONYMOUS}" for '
+            f'Applied configuration changes to section "{section}" for '
             f'"MACHINE/WEBROOT/APPHOST/{path}" at configuration commit path "MACHINE/WEBROOT/APPHOST"'
         )
         changed = True

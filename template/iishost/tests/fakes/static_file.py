@@ -10,6 +10,12 @@ ACL: an entry for the account itself or for a group it is in. Group membership i
 accounts count as members of Users and Everyone (so IUSR reads a folder that still inherits
 `BUILTIN\\Users:(RX)` from the drive, as IIS's own wwwroot does), app-pool identities also of
 IIS_IUSRS (Microsoft, "Understanding Built-In User and Group Accounts in IIS").
+
+With anonymous authentication off and Windows authentication on, the request's token is the
+signed-in user's, unless serverRuntime's authenticatedUserOverride is UseWorkerProcessUser: then
+content is read as the worker process's identity (Microsoft, IIS configuration reference,
+`<serverRuntime>`; "What does the authenticatedUserOverride do?", blogs.iis.net/jaroslad). With
+neither authentication on, IIS answers 401.2 before any file is opened.
 """
 
 from __future__ import annotations
@@ -45,9 +51,41 @@ def anonymous_account(state: Path, site: str) -> str:
     return f"IIS APPPOOL\\{pool}"
 
 
-def get(state: Path, site: str, file: Path, env: dict) -> tuple[int, str]:
-    """(200 or 401, the account) for an anonymous GET of `file` served by IIS's static file handler."""
-    account = anonymous_account(state, site)
+def _effective(root: ET.Element, site: str, section: str, name: str, default: str) -> str:
+    value = default
+    server = root.find(section)
+    if server is not None:
+        value = server.get(name, value)
+    for location in root.findall("location"):
+        element = location.find(section)
+        if location.get("path") == site and element is not None:
+            value = element.get(name, value)
+    return value
+
+
+def reading_account(state: Path, site: str, user: str) -> str | None:
+    """The account a GET by Windows user `user` (who signs in when asked) reads files as; None: 401.2."""
+    root = ET.parse(state / "applicationHost.config").getroot()
+    auth = "system.webServer/security/authentication/"
+    if _effective(root, site, auth + "anonymousAuthentication", "enabled", "false") == "true":
+        return anonymous_account(state, site)
+    if _effective(root, site, auth + "windowsAuthentication", "enabled", "false") != "true":
+        return None
+    override = _effective(root, site, "system.webServer/serverRuntime", "authenticatedUserOverride", "")
+    if override != "UseWorkerProcessUser":
+        return user
+    pool = root.find(f'system.applicationHost/sites/site[@name="{site}"]/application').get(
+        "applicationPool", "DefaultAppPool"
+    )
+    return f"IIS APPPOOL\\{pool}"
+
+
+def get(state: Path, site: str, file: Path, env: dict, user: str = "CONTOSO\\alice") -> tuple[int, str]:
+    """(200 or 401, the account) for a GET of `file` served by IIS's static file handler, by a browser
+    signed in to Windows as `user` (used only when the site asks for Windows sign-in)."""
+    account = reading_account(state, site, user)
+    if account is None:
+        return 401, ""
     listing = subprocess.run(
         ["icacls", str(file.parent)], env=env, capture_output=True, text=True, check=False
     )  # fmt: skip

@@ -20,9 +20,11 @@ from iishost.deploy.iis.state import (
     Binding,
     ServerState,
     Site,
+    SiteAuth,
     parse_anonymous_user,
     parse_pools,
     parse_sites,
+    section_attribute,
 )
 from iishost.deploy.plan import Refusal, Step, describe
 from iishost.deploy.venv import package_set, python_home
@@ -472,3 +474,76 @@ def test_a_port_another_site_uses_for_the_other_protocol_is_refused():
     elsewhere = Site("Secure", (Binding("https", "10.0.0.5:8443:", 1),), "Secure", r"C:\shop")
     with pytest.raises(Refusal, match="port 8443"):  # * covers every address, 10.0.0.5 included
         plan_register(s, APPCMD, ServerState(sites={"Secure": elsewhere}))
+
+
+AUTH = "system.webServer/security/authentication/"
+
+
+def test_windows_auth_turns_windows_on_then_anonymous_off_and_reads_files_as_the_pool():
+    """iis.windows_auth: every section set for the site's location in applicationHost.config (they
+    are locked for web.config); Windows on before anonymous off, so no request meets neither."""
+    s = settings(windows_auth="true")
+    steps = plan_register(s, APPCMD, registered(s))
+    assert [st.argv[1:] for st in steps] == [
+        ("set", "config", "my_site/", f"/section:{AUTH}windowsAuthentication", "/enabled:true",
+         "/commit:apphost"),
+        ("set", "config", "my_site/", f"/section:{AUTH}anonymousAuthentication", "/enabled:false",
+         "/commit:apphost"),
+        ("set", "config", "my_site/", "/section:system.webServer/serverRuntime",
+         "/authenticatedUserOverride:UseWorkerProcessUser", "/commit:apphost"),
+    ]  # fmt: skip
+    assert "static/ included" in steps[1].why and "401.3" in steps[2].why
+    fresh = plan_register(s, APPCMD, ServerState())
+    assert [st.argv for st in fresh[-3:]] == [st.argv for st in steps]
+
+
+def test_windows_auth_plans_nothing_once_applied_and_only_the_difference():
+    s = settings(windows_auth="true")
+    state = registered(s)
+    state.authentication["my_site"] = SiteAuth(
+        anonymous=False, windows=True, user_override="UseWorkerProcessUser"
+    )
+    assert plan_register(s, APPCMD, state) == []
+    state.authentication["my_site"] = SiteAuth(
+        anonymous=True, windows=True, user_override="UseWorkerProcessUser"
+    )
+    assert [st.argv[-2] for st in plan_register(s, APPCMD, state)] == ["/enabled:false"]
+
+
+def test_without_windows_auth_anonymous_is_turned_back_on_and_windows_left_alone():
+    s = settings()
+    state = registered(s)
+    assert plan_register(s, APPCMD, state) == []
+    state.authentication["my_site"] = SiteAuth(
+        anonymous=False, windows=True, user_override="UseWorkerProcessUser"
+    )
+    steps = plan_register(s, APPCMD, state)
+    assert [st.argv[1:] for st in steps] == [
+        (
+            "set",
+            "config",
+            "my_site/",
+            f"/section:{AUTH}anonymousAuthentication",
+            "/enabled:true",
+            "/commit:apphost",
+        )
+    ]
+
+
+def test_windows_auth_setting_is_read_as_true_or_false():
+    assert settings(windows_auth="true").windows_auth is True
+    assert settings().windows_auth is False
+    with pytest.raises(SettingsError, match="iis.windows_auth must be true or false"):
+        settings(windows_auth="kerberos")
+
+
+def test_authentication_sections_are_read_from_appcmd_list_config():
+    windows = '<system.webServer><security><authentication><windowsAuthentication enabled="true" />'
+    windows += "</authentication></security></system.webServer>"
+    runtime = '<system.webServer><serverRuntime authenticatedUserOverride="UseWorkerProcessUser" />'
+    runtime += "</system.webServer>"
+    assert section_attribute(windows, "windowsAuthentication", "enabled", "false") == "true"
+    assert (
+        section_attribute(runtime, "serverRuntime", "authenticatedUserOverride", "") == "UseWorkerProcessUser"
+    )
+    assert section_attribute("<system.webServer />", "serverRuntime", "authenticatedUserOverride", "D") == "D"
