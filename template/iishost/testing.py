@@ -20,6 +20,14 @@ def unhashed_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def requests_over_plain_http(settings):
+    """The tests' requests come over plain HTTP (Django's test client, ASGI scopes without IIS's
+    X-Forwarded-Proto: https): an HTTPS site would answer each with its redirect to https://. The
+    HTTPS settings themselves are checked under production_env (tests/test_settings.py)."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture
 def production_env(settings):
     """The environment iishost/docs/settings.md describes for the server: DEBUG off, a real secret key,

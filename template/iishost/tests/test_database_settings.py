@@ -3,6 +3,7 @@
 string mssql-django itself builds from DATABASE_URL (no server needed: pyodbc.connect is stopped)."""
 
 import json
+import os
 
 import pytest
 from django.conf import settings
@@ -26,7 +27,7 @@ def show(production_env, run_python):
     def run(**env):
         env = {
             **production_env,
-            "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+            "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
             "DATABASE_URL": URL,
             **env,
         }
@@ -79,7 +80,8 @@ needs_mssql = pytest.mark.skipif(ENGINE != "mssql", reason="this project's datab
 
 
 def odbc_string(production_env, run_python, url):
-    env = {**production_env, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "DATABASE_URL": url}
+    env = {**production_env, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+    env["DATABASE_URL"] = url
     result = run_python("-c", CAPTURE, env=env)
     if "libodbc" in result.stderr:
         pytest.skip("pyodbc needs the unixODBC driver manager here: apt-get install unixodbc")
@@ -115,7 +117,7 @@ def test_a_missing_driver_is_named_in_the_error(production_env, run_python):
         "if 'ODBC Driver 18 for SQL Server' in pyodbc.drivers(): print('installed'); raise SystemExit\n"
         "try:\n    connection.ensure_connection()\nexcept Exception as exc:\n    print(exc)"
     )
-    env = {**production_env, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+    env = {**production_env, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
     result = run_python("-c", code, env={**env, "DATABASE_URL": "mssqlms://app:x@127.0.0.1:9/shop"})
     if "libodbc" in result.stderr:
         pytest.skip("pyodbc needs the unixODBC driver manager here: apt-get install unixodbc")
@@ -128,7 +130,7 @@ def test_a_missing_driver_is_named_in_the_error(production_env, run_python):
 
 @needs_mssql
 def test_the_retired_mssql_scheme_is_refused_with_the_right_one(production_env, run_python):
-    env = {**production_env, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+    env = {**production_env, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
     result = run_python(
         "-c", "import django; django.setup()", env={**env, "DATABASE_URL": "mssql://sql/shop"}
     )

@@ -54,6 +54,9 @@ WINDOWS_AUTH = re.search(
     r'^\s*windows_auth:\s*"true"', (ROOT / "invoke.yaml").read_text(encoding="utf-8"), re.M
 )
 AUTH_STEPS = 3 if WINDOWS_AUTH else 0
+# An HTTPS site adds its https bindings to the new site in one more `set site`.
+HTTPS = re.search(r'^\s*https:\s*"true"', (ROOT / "invoke.yaml").read_text(encoding="utf-8"), re.M)
+HTTPS_STEPS = 1 if HTTPS else 0
 
 
 def test_dry_run_json_plans_against_an_empty_server_without_iis():
@@ -69,6 +72,7 @@ def test_dry_run_json_plans_against_an_empty_server_without_iis():
             ["set", "apppool"],
             ["add", "site"],
             ["set", "app"],
+            *[["set", "site"]] * HTTPS_STEPS,
             ["unlock", "config"],
             ["set", "config"],
         ]
@@ -82,7 +86,8 @@ def test_dry_run_text_and_real_run_refusal_without_iis():
     env = clean_env(PATH=str(BIN))
     shown = invoke("iis.register", "--dry-run", env=env)
     assert (
-        shown.returncode == 0 and f"IIS (dry run: nothing changed): {6 + AUTH_STEPS} step(s)" in shown.stdout
+        shown.returncode == 0
+        and f"IIS (dry run: nothing changed): {6 + AUTH_STEPS + HTTPS_STEPS} step(s)" in shown.stdout
     )
     assert "+ " in shown.stdout and "/name:" in shown.stdout
     refused = invoke("iis.register", env=env)
@@ -159,7 +164,8 @@ def app_server(fake_server):
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"{SLUG}.asgi:application",
          "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project, env={**env, "DJANGO_SECRET_KEY": "x" * 60},
+        # Plain HTTP like the emulator: an HTTPS site would redirect the check (IIS would forward https).
+        cwd=project, env={**env, "DJANGO_SECRET_KEY": "x" * 60, "DJANGO_HTTPS": "false"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     yield f"http://127.0.0.1:{port}/health/"

@@ -846,6 +846,7 @@ def test_the_project_signs_the_windows_user_in_through_the_emulator(tmp_path, pr
         "PYTHONPATH": str(ROOT),
         "DJANGO_LOG_DIR": str(tmp_path),
         "DATABASE_URL": database,
+        "DJANGO_HTTPS": "false",  # the emulator serves plain HTTP: an HTTPS site would redirect
     }
     assert run_python("manage.py", "migrate", "--noinput", "-v", "0", env=env).returncode == 0
     platform = webconfig.load_http_platform(site / "web.config")

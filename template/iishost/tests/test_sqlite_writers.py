@@ -3,6 +3,7 @@ one database at once both succeed, without "database is locked" (settings.py: WA
 transactions, a busy timeout)."""
 
 import json
+import os
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,7 @@ def test_two_processes_write_at_once_without_database_is_locked(tmp_path, produc
         db.execute("CREATE TABLE hits (id INTEGER PRIMARY KEY, writer TEXT NOT NULL)")
     env = {
         **production_env,
-        "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+        "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
         "DATABASE_URL": f"sqlite:///{database.as_posix()}",
         "WRITE_START": str(time.time() + 3),  # both start together, once Django is loaded
         "WRITE_SECONDS": str(SECONDS),
