@@ -72,6 +72,7 @@ OVERRIDES = {
     "iis.http_port": ("8080", "8080"),
     "iis.https_port": ("8443", "8443"),
     "iis.websockets": ("true", "true"),
+    "iis.windows_auth": ("true", "true"),
     "deploy.check_url": ("http://127.0.0.1:8123/health/", "http://127.0.0.1:8123/health/"),
     "deploy.check_timeout": ("2.5", "2.5"),
     "deploy.step_timeout": ("3600", "3600"),
