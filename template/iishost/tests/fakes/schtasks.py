@@ -152,11 +152,18 @@ def query(argv: list[str], tasks: dict) -> int:
     return 0
 
 
-def delete(argv: list[str], tasks: dict) -> int:
-    name = option(argv, "/TN")
-    path = find(tasks, name or "")
+def named(argv: list[str], tasks: dict) -> tuple[str, str | None]:
+    """/TN's name and the stored task it names; None (after schtasks' message) when there is none."""
+    name = option(argv, "/TN") or ""
+    path = find(tasks, name)
     if path is None:
         print(NOT_FOUND)
+    return name, path
+
+
+def delete(argv: list[str], tasks: dict) -> int:
+    name, path = named(argv, tasks)
+    if path is None:
         return 1
     del tasks[path]
     save(TASKS, tasks)
@@ -165,10 +172,8 @@ def delete(argv: list[str], tasks: dict) -> int:
 
 
 def run(argv: list[str], tasks: dict) -> int:
-    name = option(argv, "/TN")
-    path = find(tasks, name or "")
+    name, path = named(argv, tasks)
     if path is None:
-        print(NOT_FOUND)
         return 1
     action = ET.fromstring(tasks[path]).find(f"{NS}Actions/{NS}Exec")
     command = [action.findtext(f"{NS}Command"), *shlex.split(action.findtext(f"{NS}Arguments") or "")]
