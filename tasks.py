@@ -24,6 +24,7 @@ LOCK_MATRIX = {
     "static_files": ["iis", "app"],
     "windows_auth": [False, True],
     "websockets": [False, True],
+    "farm": [False, True],
 }
 
 
@@ -33,7 +34,7 @@ def lock_names() -> list[tuple[str, dict]]:
     for values in itertools.product(*LOCK_MATRIX.values()):
         data = dict(zip(LOCK_MATRIX, values, strict=True))
         name = f"django{data['django_version']}-{data['database']}-{data['static_files']}"
-        name += "-winauth" * data["windows_auth"] + "-ws" * data["websockets"]
+        name += "-winauth" * data["windows_auth"] + "-ws" * data["websockets"] + "-farm" * data["farm"]
         names.append((name, data))
     return names
 
@@ -69,8 +70,13 @@ def lint(c):
         print("actionlint is not installed (python -m pip install --group workflows): workflows not linted")
 
 
-@task(help={"only": "regenerate just this lock, e.g. django5.2-sqlite-iis"})
-def lock(c, only=""):
+@task(
+    help={
+        "only": "regenerate just this lock, e.g. django5.2-sqlite-iis",
+        "missing": "only the combinations that have no lock yet (a new question's)",
+    }
+)
+def lock(c, only="", missing=False):
     """Pin each answer combination into locks/ with the generated project's own `invoke lock` command."""
     import copier
     import yaml
@@ -80,7 +86,7 @@ def lock(c, only=""):
 
     LOCKS_DIR.mkdir(exist_ok=True)
     for name, data in lock_names():
-        if only and name != only:
+        if only and name != only or missing and (LOCKS_DIR / f"{name}.txt").exists():
             continue
         with tempfile.TemporaryDirectory() as tmp:
             dest = Path(tmp) / "project"
