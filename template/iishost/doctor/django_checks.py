@@ -32,7 +32,7 @@ def allowed_hosts(ctx: Context) -> Check:
 
 def check_deploy(ctx: Context) -> Check:
     name, title = "check-deploy", "manage.py check --deploy --fail-level WARNING"
-    problem, note = django_checks(ctx.settings, ctx.python, lambda argv: ctx.query(argv))
+    problem, note = django_checks(ctx.settings, ctx.python, ctx.query)
     if problem is not None:
         return failed(name, title, problem.what, problem.fix)
     if note:
