@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from iishost.emulator.backend import command, environment, free_port
+from iishost.emulator.backend import command, command_line, environment, expand, free_port, resolve
 from iishost.emulator.webconfig import HttpPlatform
 
 from . import diagnose, ports
@@ -60,7 +60,10 @@ def trial_start(ctx: Context) -> Check:
         return skipped(name, title, "web.config does not load (see the webconfig check)")
     port = free_port()
     env = environment(platform, ctx.env(), port, warn=lambda message: None)
-    argv = command(platform, env, ctx.root)
+    # Windows: the command line itself, as HPH passes it to CreateProcess (and no mslex, which only
+    # the development set has); elsewhere split the way the program's C runtime would.
+    argv = command_line(platform, env, ctx.root) if os.name == "nt" else command(platform, env, ctx.root)
+    shown = argv if isinstance(argv, str) else subprocess.list2cmdline(argv)
     limit = platform.startup_time_limit
     out = ctx.scratch / "trial-stdout.log"
     before = ports.listeners(ctx.tools.get("netstat"), ctx.query) or {}
@@ -77,14 +80,15 @@ def trial_start(ctx: Context) -> Check:
                 **group,
             )  # fmt: skip
         except OSError as exc:
-            return failed(name, title, *diagnose.cannot_start(argv[0], exc.strerror or str(exc)))
+            program = str(resolve(expand(platform.process_path, env), ctx.root))
+            return failed(name, title, *diagnose.cannot_start(program, exc.strerror or str(exc)))
     try:
         while True:
             if answers_http(port):
                 return passed(
                     name, title,
                     f"answered HTTP on HTTP_PLATFORM_PORT={port} after {time.monotonic() - started:.1f} s "
-                    f"(startupTimeLimit {limit} s): {subprocess.list2cmdline(argv)}",
+                    f"(startupTimeLimit {limit} s): {shown}",
                 )  # fmt: skip
             code = process.poll()
             if code is not None:

@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-import mslex
-
 from iishost.doctor import diagnose, ports
 from iishost.winauth.emulated import RESERVED
 
@@ -92,6 +90,8 @@ def split_arguments(line: str) -> list[str]:
     gives it: mslex applies the UCRT's rules (Microsoft, "Parsing C command-line arguments": blanks
     separate, double quotes group, `""` inside quotes is a quote, backslashes are literal except
     before a quote). POSIX shell rules would eat the backslashes of Windows paths."""
+    import mslex  # the development set's (the emulator's); a server's doctor uses command_line
+
     return mslex.split(line, like_cmd=False, ucrt=True)
 
 
@@ -114,6 +114,13 @@ def command(platform: HttpPlatform, env: Mapping[str, str], site_root: Path) -> 
     """processPath and arguments, expanded and split as HPH's CreateProcess call sees them."""
     program = resolve(expand(platform.process_path, env), site_root)
     return [str(program), *split_arguments(expand(platform.arguments, env))]
+
+
+def command_line(platform: HttpPlatform, env: Mapping[str, str], site_root: Path) -> str:
+    """The command line HPH hands CreateProcess: the quoted processPath, then arguments as written
+    (expanded); the program's C runtime splits it. What Windows runs without splitting it here."""
+    program = resolve(expand(platform.process_path, env), site_root)
+    return subprocess.list2cmdline([str(program)]) + " " + expand(platform.arguments, env)
 
 
 def free_port() -> int:
