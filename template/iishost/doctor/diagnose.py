@@ -27,7 +27,7 @@ def traceback_lines(text: str, frames: int = FRAMES_SHOWN) -> list[str]:
         if line.startswith("  File "):
             entries.append([line.strip()])
         elif line.startswith("    ") and entries:
-            entries[-1].append(line.strip())
+            entries[-1].append("  " + line.strip())  # the source line, under its File line
         elif line.strip() and not line.startswith(" "):
             exception = line.strip()
             break

@@ -196,6 +196,10 @@ def test_missing_logs_folder(server):
     project, _, env = server
     shutil.rmtree(project / "logs")
     fails(project, env, "logs", "logs missing", "event 1004", "mkdir logs")
+    text = invoke("doctor", "--only", "logs", cwd=project, env=env)
+    assert (
+        text.returncode == 1 and " 1. FAIL  logs:" in text.stdout and "      fix: mkdir logs" in text.stdout
+    )
     (project / "logs").mkdir()
     passes(project, env, "logs")
 
@@ -243,7 +247,16 @@ def test_a_crashing_app_shows_its_traceback(server):
     check = fails(project, env, "start", "crashed (exit code 1)", "ModuleNotFoundError: No module named "
                   "'not_a_module_doctor_test'", 'File "', "fix what the traceback names")  # fmt: skip
     assert "crashing.py" in check["detail"]
-    # The log IIS would have left: HPH's stdout log naming iishost.launch's, which has the traceback.
+    # What IIS would have left. Python failing before iishost.launch runs: HPH's own stdout log
+    # (1.2's naming, httpplatform-stdout_<worker pid>_<time>.log) has the traceback.
+    hph_log = project / "logs" / "httpplatform-stdout_4242_2026111120000.log"
+    hph_log.write_text(
+        'Traceback (most recent call last):\n  File "<frozen runpy>", line 142, in _get_module_details\n'
+        "ModuleNotFoundError: No module named 'iishost'\n",
+        encoding="utf-8",
+    )
+    fails(project, env, "stdout-log", hph_log.name, "No module named 'iishost'")
+    # iishost.launch's own log, which HPH's names and the doctor reads first, has the app's traceback.
     launch_log = project / "logs" / "uvicorn_20260101-120000_4242.log"
     launch_log.write_text(
         'Traceback (most recent call last):\n  File "crashing.py", line 1, in <module>\n'

@@ -25,7 +25,7 @@ ModuleNotFoundError: No module named 'missing_thing'
 def test_traceback_keeps_the_last_frames_and_the_exception():
     lines = diagnose.traceback_lines(LOG, frames=2)
     assert lines[0].startswith('File "C:\\site\\.venv')
-    assert lines[-2:] == ["import missing_thing", "ModuleNotFoundError: No module named 'missing_thing'"]
+    assert lines[-2:] == ["  import missing_thing", "ModuleNotFoundError: No module named 'missing_thing'"]
     assert len(lines) == 5
     assert diagnose.traceback_lines("INFO: started\n") == []
     assert diagnose.launch_log(LOG) == "C:\\site\\logs\\uvicorn_20260101-120000_4242.log"
