@@ -273,6 +273,7 @@ def test_a_crashing_app_shows_its_traceback(server):
     passes(project, env, "stdout-log")
 
 
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="off Windows, listeners are read from /proc")
 def test_an_app_that_binds_a_fixed_port(server):
     project, _, env = server
     fixed = free_port()
