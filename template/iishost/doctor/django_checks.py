@@ -4,6 +4,7 @@ bindings, `manage.py check --deploy`, and Django's upload limits against IIS's r
 from __future__ import annotations
 
 from iishost.deploy.checks import django_checks
+from iishost.deploy.odbc import installed_drivers, missing_driver
 from iishost.limits import max_request_bytes
 
 from .context import Context
@@ -31,7 +32,13 @@ def allowed_hosts(ctx: Context) -> Check:
 
 
 def check_deploy(ctx: Context) -> Check:
-    name, title = "check-deploy", "manage.py check --deploy --fail-level WARNING"
+    name, title = (
+        "check-deploy",
+        "manage.py check --deploy --fail-level WARNING (and SQL Server's ODBC driver)",
+    )
+    no_driver = missing_driver(ctx.settings.database, installed_drivers())
+    if no_driver:
+        return failed(name, title, *no_driver)
     problem, note = django_checks(ctx.settings, ctx.python, ctx.query)
     if problem is not None:
         return failed(name, title, problem.what, problem.fix)
