@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from iishost.doctor.diagnose import config_fix
 from iishost.emulator.webconfig import ConfigError, build_of_schema, load_http_platform
 
 from .app_plan import deploy_check
@@ -25,7 +26,18 @@ class Problem:
         return f"{self.what}\n    fix: {self.fix}"
 
 
-def _module_installed(appcmd: str, name: str, query) -> bool:
+NO_IIS = Problem(
+    "IIS is not installed here (appcmd.exe not found: tools.appcmd setting, PATH, "
+    r"%windir%\System32\inetsrv)",
+    "Install-WindowsFeature Web-Server, Web-WebSockets -IncludeManagementTools (PowerShell, as admin)",
+)
+NO_HPH = Problem(
+    "the HttpPlatformHandler module is not installed in IIS",
+    "install HttpPlatformHandler v1.2 (x64) from https://www.iis.net/downloads/microsoft/httpplatformhandler",
+)
+
+
+def module_installed(appcmd: str, name: str, query) -> bool:
     """`appcmd list module NAME` exits 0 only when the module is enabled on the server."""
     return query([appcmd, "list", "module", name]).returncode == 0
 
@@ -36,24 +48,16 @@ def check_all(settings: Settings, appcmd: str | None, query, odbc_drivers=instal
     if no_driver:
         problems.append(Problem(*no_driver))
     if appcmd is None:
-        problems.append(Problem(
-            "IIS is not installed here (appcmd.exe not found: tools.appcmd setting, PATH, "
-            r"%windir%\System32\inetsrv)",
-            "Install-WindowsFeature Web-Server, Web-WebSockets -IncludeManagementTools"
-            " (PowerShell, as admin)",
-        ))  # fmt: skip
+        problems.append(NO_IIS)
     else:
-        if not _module_installed(appcmd, "httpPlatformHandler", query):
-            problems.append(Problem(
-                "the HttpPlatformHandler module is not installed in IIS",
-                "install HttpPlatformHandler v1.2 (x64) from https://www.iis.net/downloads/microsoft/httpplatformhandler",
-            ))  # fmt: skip
-        if settings.websockets and not _module_installed(appcmd, "WebSocketModule", query):
+        if not module_installed(appcmd, "httpPlatformHandler", query):
+            problems.append(NO_HPH)
+        if settings.websockets and not module_installed(appcmd, "WebSocketModule", query):
             problems.append(Problem(
                 "iis.websockets is true but IIS's WebSocket Protocol feature is not installed",
                 "Install-WindowsFeature Web-WebSockets (or set iis.websockets: false)",
             ))  # fmt: skip
-        if settings.windows_auth and not _module_installed(appcmd, "WindowsAuthenticationModule", query):
+        if settings.windows_auth and not module_installed(appcmd, "WindowsAuthenticationModule", query):
             problems.append(Problem(
                 "iis.windows_auth is true but IIS's Windows Authentication role service is not installed",
                 "Install-WindowsFeature Web-Windows-Auth (or set iis.windows_auth: false)",
@@ -106,7 +110,7 @@ def installed_hph(settings: Settings, appcmd: str | None) -> tuple[str, Problem 
         return note, Problem(
             f"web.config would not load under HttpPlatformHandler {build or '1.2 or v2'} (IIS: 500.19 on "
             "every request): " + "; ".join(error.reasons),
-            "take the template's web.config (`invoke template-update`) or remove what is named",
+            config_fix(error.reasons, build),
         )
     return note, None
 

@@ -7,6 +7,8 @@ import sys
 from invoke import task
 from invoke.exceptions import Exit
 
+from iishost.doctor.run import after_failed_deploy
+
 from .acl.tasks import grant_steps
 from .app_plan import plan_app
 from .checks import check_all, django_checks, installed_hph
@@ -16,7 +18,7 @@ from .jobs.tasks import write_task_files
 from .runner import query
 from .session import PLAN_HELP, UNDO_IIS, Session, user_errors
 from .venv import package_set
-from .verify import failure_message, wait_for_200
+from .verify import WINDOWS_SIGN_IN, failure_message, wait_for_200
 
 DEV_SET_NOTE = (
     "note: .venv holds the development set (tests, emulator, lint); a server needs only"
@@ -78,7 +80,9 @@ def deploy(c, dry_run=False, json=False):
                 code=130,
             ) from None
         if not ok:
+            findings = [] if WINDOWS_SIGN_IN in last else after_failed_deploy(settings)
             raise Exit(
-                failure_message(settings.check_url, settings.check_timeout, last, settings.root), code=1
+                failure_message(settings.check_url, settings.check_timeout, last, settings.root, findings),
+                code=1,
             )
         print(f"{settings.check_url} answered 200: deployed.")

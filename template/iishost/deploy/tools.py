@@ -19,11 +19,14 @@ DEFAULTS = {
     "appcmd": lambda: _windir() / "System32" / "inetsrv" / "appcmd.exe",
     "icacls": lambda: _windir() / "System32" / "icacls.exe",
     "schtasks": lambda: _windir() / "System32" / "schtasks.exe",
+    # Read by `invoke doctor` only.
+    "netstat": lambda: _windir() / "System32" / "NETSTAT.EXE",
+    "wevtutil": lambda: _windir() / "System32" / "wevtutil.exe",
 }
 
 
 def find(tool: str, configured: str = "") -> str | None:
-    """The path of `tool` ("appcmd", "icacls" or "schtasks"), or None when it is nowhere."""
+    """The path of `tool` (a key of DEFAULTS), or None when it is nowhere."""
     if configured:
         return configured if Path(configured).is_file() else None
     found = shutil.which(tool)

@@ -46,7 +46,10 @@ def wait_for_200(url: str, timeout: float, interval: float = 1.0) -> tuple[bool,
 WINDOWS_SIGN_IN = "IIS asks for Windows sign-in"
 
 
-def failure_message(url: str, timeout: float, last: str, root: Path) -> str:
+def failure_message(
+    url: str, timeout: float, last: str, root: Path, findings: list[str] | None = None
+) -> str:
+    """Where to look, and `findings`: what `invoke doctor`'s log and trial-start checks found."""
     if WINDOWS_SIGN_IN in last:
         return (
             f"The site did not answer 200 at {url} within {timeout:g} s (last: {last}).\n"
@@ -64,4 +67,10 @@ def failure_message(url: str, timeout: float, last: str, root: Path) -> str:
         f"The site did not answer 200 at {url} within {timeout:g} s (last: {last}).\n"
         f"Look at {where}; 502: the app did not start (Python errors are there), 500.19: web.config or "
         "the handlers unlock, 503: the app pool is stopped (Event Viewer, WAS)."
+        + (
+            "\n`invoke doctor`'s stdout-log and start checks found (`invoke doctor` runs all its checks):\n"
+            + "\n".join(findings)
+            if findings
+            else ""
+        )
     )

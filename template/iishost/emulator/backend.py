@@ -21,8 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-import mslex
-
+from iishost.doctor import diagnose, ports
 from iishost.winauth.emulated import RESERVED
 
 from .webconfig import HttpPlatform
@@ -56,7 +55,12 @@ EMULATOR_ONLY = set(RESERVED)  # iishost.winauth.emulated: never from web.config
 
 
 class BackendUnavailable(Exception):
-    """No process can serve the request: IIS answers 502.3 (the message says why)."""
+    """No process can serve the request: IIS answers 502.3 (the message says why, `fix` what to do:
+    the diagnosis `invoke doctor` gives for the same cause)."""
+
+    def __init__(self, message: str, fix: str = "", diagnosis: str = ""):
+        super().__init__(message)
+        self.fix, self.diagnosis = fix, diagnosis
 
 
 def expand(value: str, env: Mapping[str, str]) -> str:
@@ -86,7 +90,37 @@ def split_arguments(line: str) -> list[str]:
     gives it: mslex applies the UCRT's rules (Microsoft, "Parsing C command-line arguments": blanks
     separate, double quotes group, `""` inside quotes is a quote, backslashes are literal except
     before a quote). POSIX shell rules would eat the backslashes of Windows paths."""
+    import mslex  # the development set's (the emulator's); a server's doctor uses command_line
+
     return mslex.split(line, like_cmd=False, ucrt=True)
+
+
+def environment(
+    platform: HttpPlatform, environ: Mapping[str, str], port: int, warn: Callable[[str], None]
+) -> dict[str, str]:
+    """The backend's environment as HPH builds it: the worker's, HTTP_PLATFORM_PORT, then web.config's
+    environmentVariables with %VAR% expanded (never the emulator's own variables)."""
+    env = {k: v for k, v in environ.items() if k not in EMULATOR_ONLY}
+    env["HTTP_PLATFORM_PORT"] = str(port)
+    for name, value in platform.environment_variables.items():
+        if name.upper() in EMULATOR_ONLY:
+            warn(f"web.config: environment variable {name} is the emulator's own; ignored")
+            continue
+        env[name] = expand(value, env)
+    return env
+
+
+def command(platform: HttpPlatform, env: Mapping[str, str], site_root: Path) -> list[str]:
+    """processPath and arguments, expanded and split as HPH's CreateProcess call sees them."""
+    program = resolve(expand(platform.process_path, env), site_root)
+    return [str(program), *split_arguments(expand(platform.arguments, env))]
+
+
+def command_line(platform: HttpPlatform, env: Mapping[str, str], site_root: Path) -> str:
+    """The command line HPH hands CreateProcess: the quoted processPath, then arguments as written
+    (expanded); the program's C runtime splits it. What Windows runs without splitting it here."""
+    program = resolve(expand(platform.process_path, env), site_root)
+    return subprocess.list2cmdline([str(program)]) + " " + expand(platform.arguments, env)
 
 
 def free_port() -> int:
@@ -209,7 +243,7 @@ class ProcessPool:
                     f"more than rapidFailsPerMinute={self.platform.rapid_fails_per_minute} process "
                     "failures in the last minute: not restarting it until the minute is over"
                 )
-            reasons = []
+            reasons, last = [], None
             for _attempt in range(max(1, self.platform.startup_retry_count)):
                 try:
                     self.slots[index] = await self._launch()
@@ -217,19 +251,15 @@ class ProcessPool:
                 except BackendUnavailable as exc:
                     self._record_failure()
                     reasons.append(str(exc))
+                    last = exc
                     if self._blocked():
                         break
-            raise BackendUnavailable("; ".join(reasons))
+            raise BackendUnavailable(
+                "; ".join(reasons), last.fix if last else "", last.diagnosis if last else ""
+            )
 
     def _environment(self, port: int) -> dict[str, str]:
-        env = {k: v for k, v in self.environ.items() if k not in EMULATOR_ONLY}
-        env["HTTP_PLATFORM_PORT"] = str(port)
-        for name, value in self.platform.environment_variables.items():
-            if name.upper() in EMULATOR_ONLY:
-                self.warn(f"web.config: environment variable {name} is the emulator's own; ignored")
-                continue
-            env[name] = expand(value, env)
-        return {**env, **self.own}
+        return {**environment(self.platform, self.environ, port, self.warn), **self.own}
 
     def _log_prefix(self, env: Mapping[str, str]) -> Path | None:
         if not self.platform.stdout_log_enabled:
@@ -247,8 +277,7 @@ class ProcessPool:
         """Start one process and wait until it listens on its port within startupTimeLimit."""
         port = free_port()
         env = self._environment(port)
-        program = resolve(expand(self.platform.process_path, env), self.site_root)
-        argv = [str(program), *split_arguments(expand(self.platform.arguments, env))]
+        argv = command(self.platform, env, self.site_root)
         prefix = self._log_prefix(env)
         group = (
             {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
@@ -266,7 +295,9 @@ class ProcessPool:
                 **group,
             )
         except OSError as exc:
-            raise BackendUnavailable(f"cannot start {argv[0]}: {exc}") from exc
+            raise BackendUnavailable(
+                f"cannot start {argv[0]}: {exc}", *diagnose.cannot_start(argv[0], str(exc))[::-1]
+            ) from exc
         self.launched.append(process.pid)
         log = self._claim_log(prefix)
         backend = Backend(process, port, log)
@@ -278,13 +309,38 @@ class ProcessPool:
         if await self._wait_listening(backend):
             return backend
         exited = backend.process.returncode
+        elsewhere = [] if exited is not None else self._ports_instead(backend)
         await backend.stop(grace=0)
+        output = self._output(backend)
         if exited is not None:
-            raise BackendUnavailable(f"the process exited with code {exited} before listening on port {port}")
+            detail, fix = diagnose.crashed(exited, output)
+            raise BackendUnavailable(
+                f"the process exited with code {exited} before listening on port {port}", fix, detail
+            )
+        if elsewhere:
+            detail, fix = diagnose.not_listening(port, elsewhere)
+        else:
+            detail, fix = diagnose.too_slow(self.platform.startup_time_limit, output)
         raise BackendUnavailable(
             f"the process did not listen on port {port} within startupTimeLimit="
-            f"{self.platform.startup_time_limit}s; it was stopped"
+            f"{self.platform.startup_time_limit}s; it was stopped",
+            fix,
+            detail,
         )
+
+    @staticmethod
+    def _ports_instead(backend: Backend) -> list[int]:
+        """Where a process that missed its port listens instead (Linux /proc; [] where unknown)."""
+        found = ports.listeners(None, None)
+        return [p for p in ports.ports_of(backend.pid, {}, found) if p != backend.port] if found else []
+
+    def _output(self, backend: Backend) -> str:
+        """What the failed process wrote: its stdout log, and the log iishost.launch named in it."""
+        text = backend.log.read_text(encoding="utf-8", errors="replace") if backend.log else ""
+        launched = diagnose.launch_log(text)
+        if launched and Path(launched).is_file():
+            text += Path(launched).read_text(encoding="utf-8", errors="replace")
+        return text
 
     def _claim_log(self, prefix: Path | None) -> Path | None:
         """The log this process gets. The name has the worker's pid and the time to the second,

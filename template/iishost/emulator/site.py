@@ -24,6 +24,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from iishost.doctor import diagnose
 from iishost.winauth.emulated import EmulatedTokens
 
 from . import webconfig
@@ -61,12 +62,17 @@ SERVER_KEY = web.ResponseKey("iis-server", str)  # a response's mapping key: the
 CUSTOM_HEADERS = web.RequestKey("iis-custom-headers", tuple)  # the folder's customHeaders
 
 
-def iis_error(code: str, detail: str = "") -> web.Response:
-    """IIS's own error page for status.substatus (the page names the substatus, as IIS's does)."""
+def iis_error(code: str, detail: str = "", diagnosis: str = "", fix: str = "") -> web.Response:
+    """IIS's own error page for status.substatus (the page names the substatus, as IIS's does).
+    `diagnosis` and `fix` are what `invoke doctor` says for the same cause (not on IIS's page)."""
     status = int(code.split(".")[0])
     body = f"<h1>HTTP Error {code} - {html.escape(TITLES[code])}</h1>"
     if detail:
         body += f"<p>{html.escape(detail)}</p>"
+    if diagnosis:
+        body += f"<h2>Diagnosis (invoke doctor)</h2><pre>{html.escape(diagnosis)}</pre>"
+    if fix:
+        body += f"<p>Fix: {html.escape(fix)}</p>"
     return web.Response(status=status, text=body, content_type="text/html", headers={"X-IIS-Substatus": code})
 
 
@@ -311,7 +317,7 @@ class Emulator:
         if refused:
             return refused
         if self.state.error:
-            return iis_error("500.19", str(self.state.error))
+            return self.config_error(self.state.error)
         segments = [s for s in request.path.split("/") if s]
         if any(s in ("..", ".") for s in segments):
             return iis_error("404.0")
@@ -321,7 +327,7 @@ class Emulator:
         try:
             config = self.folder_config(folders)
         except webconfig.ConfigError as exc:
-            return iis_error("500.19", str(exc))
+            return self.config_error(exc)
         request[CUSTOM_HEADERS] = config.custom_headers
         refused = request_filtering(request, config, segments)
         if refused:
@@ -335,6 +341,17 @@ class Emulator:
         if handler.modules == "httpPlatformHandler":
             return await self.http_platform(request)
         return iis_error("404.4", f"handler {handler.name} ({handler.modules}) is not emulated")
+
+    def config_error(self, error: webconfig.ConfigError) -> web.Response:
+        """500.19 with the doctor's fix for the builds this emulator checks against."""
+        build = self.hph_builds[0] if len(self.hph_builds) == 1 else None
+        loads = f"HttpPlatformHandler {build}" if build else "HttpPlatformHandler 1.2 or v2"
+        return iis_error(
+            "500.19",
+            str(error),
+            f"web.config would not load under {loads}: " + "; ".join(error.reasons),
+            diagnose.config_fix(error.reasons, build),
+        )
 
     def static_file(self, request: web.Request, physical: Path, config: webconfig.FolderConfig):
         """IIS's StaticFileModule: GET/HEAD of an existing file whose extension has a MIME map,
@@ -359,7 +376,7 @@ class Emulator:
         try:
             backend = await self.pool.acquire()
         except BackendUnavailable as exc:
-            return iis_error("502.3", str(exc))
+            return iis_error("502.3", str(exc), exc.diagnosis, exc.fix)
         forwards_token = self.tokens is not None and self.state.platform.forward_windows_auth_token
         token = self.tokens.issue() if forwards_token else None
         try:

@@ -429,6 +429,55 @@ def test_the_default_checks_both_builds_and_names_the_one_that_refuses(tmp_path)
     assert 'HttpPlatformHandler 2: unrecognized attribute "startupRetryCount"' in html.unescape(body)
 
 
+# --- the doctor's diagnosis on the error pages (iishost/doctor/diagnose.py) --------------------------
+def test_500_19_names_the_attribute_the_build_lacks_and_the_fix(tmp_path):
+    site = write_site(tmp_path / "site", startupRetryCount="3")
+    with run_in_thread(site, hph_builds=("2",)) as running:
+        status, _, body = get(running.url + "/pid")
+    body = html.unescape(body)
+    assert status == 500 and "web.config would not load under HttpPlatformHandler 2" in body
+    assert "Fix: remove the attribute startupRetryCount from <httpPlatform>" in body
+    assert "v2 has no startupRetryCount" in body
+
+
+def test_502_shows_the_crashed_backends_exit_code_traceback_and_fix(tmp_path):
+    site = write_site(
+        tmp_path / "site",
+        arguments='-c "import not_a_module_502"',
+        stdoutLogEnabled="true",
+        stdoutLogFile=r".\logs\httpplatform-stdout",
+    )
+    (site / "logs").mkdir()
+    with run_in_thread(site, hph_builds=("2",)) as running:
+        status, _, body = get(running.url + "/pid")
+    body = html.unescape(body)
+    assert status == 502 and "Diagnosis (invoke doctor)" in body
+    assert "crashed (exit code 1)" in body and "No module named 'not_a_module_502'" in body
+    assert "Fix: fix what the traceback names (ModuleNotFoundError" in body
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="listeners are read from Linux's /proc")
+def test_502_says_the_backend_listens_on_another_port(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        fixed = probe.getsockname()[1]
+    site = write_site(tmp_path / "site", arguments=f'"{BACKEND}" --port {fixed}', startupTimeLimit="2")
+    with run_in_thread(site, hph_builds=("2",)) as running:
+        status, _, body = get(running.url + "/pid")
+    body = html.unescape(body)
+    assert status == 502 and "does not listen on HTTP_PLATFORM_PORT" in body
+    assert f"listening on {fixed} instead?" in body and "--port %HTTP_PLATFORM_PORT%" in body
+
+
+def test_502_names_a_start_slower_than_startup_time_limit(tmp_path):
+    site = write_site(tmp_path / "site", "--start-delay 30", startupTimeLimit="1")
+    with run_in_thread(site, hph_builds=("2",)) as running:
+        status, _, body = get(running.url + "/pid")
+    assert status == 502 and "slower than startupTimeLimit (1 s)" in html.unescape(body)
+
+
 def test_build_of_schema_names_each_build_from_a_servers_write_schema(tmp_path):
     """A server's httpplatform_schema.xml names its build; one that matches neither (a build this
     project has not seen, a damaged file) names none."""
