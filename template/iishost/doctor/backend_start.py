@@ -23,14 +23,19 @@ from .result import Check, failed, passed, skipped
 POLL = 0.2
 
 
-def answers_http(port: int) -> bool:
-    """Something on 127.0.0.1:port answers an HTTP request (any status: HPH needs only that)."""
+def http_status(port: int) -> int | None:
+    """The status of `GET /health/` on 127.0.0.1:port, or None while nothing answers HTTP there.
+    Any status means the process started (all HPH needs); 5xx means every page will fail too:
+    Django imports the URLconf, and with it the project's views, at the first request."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall(b"HEAD /health/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            return sock.recv(5) == b"HTTP/"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /health/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            head = sock.recv(12)
     except OSError:
-        return False
+        return None
+    if not head.startswith(b"HTTP/") or len(head) < 12 or not head[9:12].isdigit():
+        return None
+    return int(head[9:12])
 
 
 def stop_tree(process: subprocess.Popen) -> None:
@@ -51,6 +56,13 @@ def stop_tree(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def scratch_output(ctx: Context, out) -> str:
+    """The trial's output and the Django logs it wrote into the scratch folder (the traceback of a
+    failing request is logged, not printed)."""
+    logs = sorted(p for p in ctx.scratch.glob("*.log") if p != out)
+    return "\n".join([read_log(out), *(p.read_text(encoding="utf-8", errors="replace") for p in logs)])
 
 
 def trial_start(ctx: Context) -> Check:
@@ -84,7 +96,10 @@ def trial_start(ctx: Context) -> Check:
             return failed(name, title, *diagnose.cannot_start(program, exc.strerror or str(exc)))
     try:
         while True:
-            if answers_http(port):
+            status = http_status(port)
+            if status is not None and status >= 500:
+                return failed(name, title, *diagnose.failing_requests(status, scratch_output(ctx, out)))
+            if status is not None:
                 return passed(
                     name, title,
                     f"answered HTTP on HTTP_PLATFORM_PORT={port} after {time.monotonic() - started:.1f} s "

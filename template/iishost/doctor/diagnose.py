@@ -70,6 +70,21 @@ def crashed(exit_code: int, output: str) -> tuple[str, str]:
     return detail, fix
 
 
+def failing_requests(status: int, output: str) -> tuple[str, str]:
+    """The process started but answers 5xx: an error at the first request (the URLconf, a view's
+    import, a middleware), which IIS shows as that status on every page."""
+    shown = output_summary(output)
+    error = exception_line(output)
+    detail = f"started, but GET /health/ answered {status}" + (
+        ", the error logged:\n" + "\n".join(f"      {line}" for line in shown) if shown else ""
+    )
+    fix = (
+        f"fix what the traceback names ({error})" if error
+        else "see logs\\django.log for the error (or `manage.py check`)"
+    ) + f"; {RECYCLE}"  # fmt: skip
+    return detail, fix
+
+
 def not_listening(port: int, others: list[int]) -> tuple[str, str]:
     instead = f" (listening on {', '.join(map(str, others))} instead?)" if others else ""
     return (

@@ -273,6 +273,19 @@ def test_a_crashing_app_shows_its_traceback(server):
     passes(project, env, "stdout-log")
 
 
+def test_an_app_that_starts_but_fails_every_request(server):
+    """Django imports the URLconf at the first request: the process listens, IIS shows 500s."""
+    project, _, env = server
+    urls = project / SLUG / "urls.py"
+    original = urls.read_text(encoding="utf-8")
+    urls.write_text(original + "\nimport not_a_module_doctor_urls  # noqa: E402, F401\n", encoding="utf-8")
+    fails(project, env, "start", "started, but GET /health/ answered 500",
+          "ModuleNotFoundError: No module named 'not_a_module_doctor_urls'", "urls.py")  # fmt: skip
+    fails(project, env, "check-deploy", "could not run (ModuleNotFoundError", "manage.py check")
+    urls.write_text(original, encoding="utf-8")
+    passes(project, env, "start")
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="off Windows, listeners are read from /proc")
 def test_an_app_that_binds_a_fixed_port(server):
     project, _, env = server
