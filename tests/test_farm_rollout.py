@@ -95,29 +95,35 @@ def test_ansible_lint_passes_on_the_rendered_playbook(farm_render, tmp_path):
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
 
 
-def test_windows_nodes_get_appcmd_and_invoke_argv_with_their_backslashes(farm_render, tmp_path):
-    """The example inventory's Windows nodes, the playbook's own variables, shown by `debug` (which
-    connects to nothing): a Jinja string '\\a' would have been a BEL character in inetsrv\\appcmd."""
-    farm = farm_render / "iishost" / "farm"
+def rollout_variables(farm: Path, inventory: Path, home: Path) -> dict[str, dict]:
+    """{host: {variable: value}} of the rollout play's own variables for each node of `inventory`,
+    shown by `debug`, which connects to nothing."""
     plays = yaml.safe_load((farm / "rollout.yml").read_text(encoding="utf-8"))
-    names = ("drain_argv", "undrain_argv", "invoke", "deploy_environment", "balancer_windows")
+    names = ("drain_argv", "undrain_argv", "invoke", "deploy_environment", "balancer", "balancer_windows")
     probe = [{
         "name": "Show the rollout's variables", "hosts": "farm_nodes", "gather_facts": False,
         "vars": plays[1]["vars"],
         "tasks": [{"name": "Show", "ansible.builtin.debug": {"msg": {n: f"{{{{ {n} }}}}" for n in names}}}],
     }]  # fmt: skip
-    (farm / "probe.yml").write_text(yaml.safe_dump(probe), encoding="utf-8")
+    (home / "probe.yml").write_text(yaml.safe_dump(probe), encoding="utf-8")
     result = subprocess.run(
-        [PLAYBOOK_BIN, "-i", "inventory.example.yml", "probe.yml"],
-        cwd=farm, env={**ansible_env(tmp_path), "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"},
+        [PLAYBOOK_BIN, "-i", inventory, home / "probe.yml"],
+        cwd=home, env={**ansible_env(home), "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    shown = {
+    return {
         host: value["msg"]
         for task in json.loads(result.stdout)["plays"][0]["tasks"]
         for host, value in task["hosts"].items()
     }
+
+
+def test_windows_nodes_get_appcmd_and_invoke_argv_with_their_backslashes(farm_render, tmp_path):
+    """The example inventory's Windows nodes: a Jinja string '\\a' can be a BEL character, as in
+    inetsrv\\appcmd.exe; the first node alone migrates."""
+    farm = farm_render / "iishost" / "farm"
+    shown = rollout_variables(farm, farm / "inventory.example.yml", tmp_path)
     slug = yaml.safe_load((farm_render / "invoke.yaml").read_text(encoding="utf-8"))["project"]["slug"]
     appcmd = r"C:\Windows\System32\inetsrv\appcmd.exe"
     server = f"/[name='{slug}'].[address='web01.corp.example']"
@@ -129,6 +135,22 @@ def test_windows_nodes_get_appcmd_and_invoke_argv_with_their_backslashes(farm_re
     assert shown["web01"]["balancer_windows"] is True
     assert shown["web01"]["deploy_environment"] == {"INVOKE_DEPLOY_MIGRATE": "true"}
     assert shown["web02"]["deploy_environment"] == {"INVOKE_DEPLOY_MIGRATE": "false"}
+
+
+def test_another_balancer_runs_its_own_argv_on_the_controller(farm_render, tmp_path):
+    """Hooks instead of ARR: the node's own argv lists, run where no balancer host is named: here."""
+    hook = ["lbctl", "disable", "{{ rollout_farm_address }}"]
+    inventory = {"farm_nodes": {"hosts": {"web01": {"rollout_farm_address": "10.0.0.11"}}, "vars": {
+        "rollout_project": "/srv/site", "rollout_health_url": "http://10.0.0.11/health/",
+        "rollout_windows": False, "rollout_drain_argv": hook,
+        "rollout_undrain_argv": ["lbctl", "enable", "{{ rollout_farm_address }}"],
+    }}}  # fmt: skip
+    (tmp_path / "hooks.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    shown = rollout_variables(farm_render / "iishost" / "farm", tmp_path / "hooks.yml", tmp_path)["web01"]
+    assert shown["drain_argv"] == ["lbctl", "disable", "10.0.0.11"]
+    assert shown["undrain_argv"] == ["lbctl", "enable", "10.0.0.11"]
+    assert (shown["balancer"], shown["balancer_windows"]) == ("localhost", False)
+    assert shown["invoke"] == "/srv/site/.venv/bin/invoke"
 
 
 # ---- three local nodes ---------------------------------------------------------------------------
