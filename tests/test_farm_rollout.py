@@ -280,7 +280,7 @@ def farm(farm_project, tmp_path, request):
 
     bin_dir, shared = tmp_path / "bin", tmp_path / "shared"
     install_fakes(farm_project, bin_dir)
-    shared.mkdir()
+    (shared / "media").mkdir(parents=True)
     path = f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     arr = tmp_path / "arr"
     fake_iis(farm_project, arr)
@@ -300,8 +300,9 @@ def farm(farm_project, tmp_path, request):
         git("clone", "-q", str(origin), str(node), cwd=tmp_path)
         git("checkout", "-q", "--detach", "v1", cwd=node)
         (node / ".venv").symlink_to(farm_project / ".venv", target_is_directory=True)
-        # One database and one secret key for the farm.
-        extra = f"DATABASE_URL=sqlite:///{shared / 'db.sqlite3'}\n"
+        # What every server of a farm shares (iishost/docs/farm.md): the secret key (.env's), the
+        # database and the media folder.
+        extra = f"DATABASE_URL=sqlite:///{shared / 'db.sqlite3'}\nDJANGO_MEDIA_ROOT={shared / 'media'}\n"
         extra += "" if name == lacks_key else "ROLLOUT_FEATURE_KEY=k3y\n"
         (node / ".env").write_text(env_file + extra, encoding="utf-8")
         fake_iis(farm_project, node / "iis")
