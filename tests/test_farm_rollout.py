@@ -259,8 +259,10 @@ def farm_project(template_repo, tmp_path_factory) -> Path:
 @pytest.fixture
 def farm(farm_project, tmp_path, request):
     """Three nodes rolled out to v1 by the playbook, served, all enabled in ARR. Parametrized
-    indirectly with {"lacks_key": NODE}: that node's .env lacks the key v2's entry point needs."""
+    indirectly with {"lacks_key": NODE}: that node's .env lacks the key v2's entry point needs;
+    {"stray_static": NODE}: that node's folder holds a file v2's collectstatic picks up there only."""
     lacks_key = getattr(request, "param", {}).get("lacks_key")
+    stray_static = getattr(request, "param", {}).get("stray_static")
     ignore = shutil.ignore_patterns(".venv", "__pycache__", ".pytest_cache", ".ruff_cache")
     origin = tmp_path / "origin"
     shutil.copytree(farm_project, origin, ignore=ignore)
@@ -273,8 +275,19 @@ def farm(farm_project, tmp_path, request):
     home.write_text(home.read_text(encoding="utf-8").replace("</h1>", f"</h1>\n  <p>{V2_TEXT}</p>"))
     asgi = origin / slug / "asgi.py"
     asgi.write_text(asgi.read_text(encoding="utf-8") + V2_ASGI, encoding="utf-8")
+    settings = origin / slug / "settings.py"
+    settings.write_text(
+        settings.read_text() + '\nSTATICFILES_DIRS = [BASE_DIR / "assets"]\n', encoding="utf-8"
+    )
+    (origin / "assets").mkdir()
+    (origin / "assets" / "site.css").write_text("h1 { color: teal; }\n", encoding="utf-8")
+    git("add", "-A", cwd=origin)
     git(
-        "commit", "-q", "-am", "v2: new home page text; the entry point needs ROLLOUT_FEATURE_KEY", cwd=origin
+        "commit",
+        "-q",
+        "-m",
+        "v2: home page text, a stylesheet; the app needs ROLLOUT_FEATURE_KEY",
+        cwd=origin,
     )
     git("tag", "v2", cwd=origin)
 
@@ -299,6 +312,9 @@ def farm(farm_project, tmp_path, request):
         node = tmp_path / name
         git("clone", "-q", str(origin), str(node), cwd=tmp_path)
         git("checkout", "-q", "--detach", "v1", cwd=node)
+        if name == stray_static:  # left behind in this server's folder, not in git
+            (node / "assets").mkdir()
+            (node / "assets" / "left-behind.css").write_text("p { color: red; }\n", encoding="utf-8")
         (node / ".venv").symlink_to(farm_project / ".venv", target_is_directory=True)
         # What every server of a farm shares (iishost/docs/farm.md): the secret key (.env's), the
         # database and the media folder.
@@ -467,3 +483,22 @@ def test_a_node_failing_its_health_check_stops_the_rollout(farm):
     assert status == 200 and V2_TEXT not in body
     assert home_page(farm["ports"]["node2"])[0] == 502
     assert all(fetch(farm["front"])[0] == 200 for _ in range(4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("farm", [{"stray_static": "node3"}], indirect=True)
+def test_a_node_with_other_static_files_stops_the_rollout(farm):
+    """Static files must be the same on every node: a file left in node 3's folder makes its
+    collectstatic differ from node 1's, which /health/'s X-Static-Manifest shows."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{farm['ports']['node1']}/health/", timeout=10) as answer:
+        if not answer.headers.get("X-Static-Manifest"):
+            pytest.skip(
+                "this project's /health/ sends no X-Static-Manifest header (the farm settings add it)"
+            )
+    result = farm["rollout"]("v2")
+    transcript = result.stdout + result.stderr
+    assert result.returncode != 0, transcript
+    assert 'node3 failed at "Compare the static files with the first node\'s"' in transcript
+    assert "node3 serves other static files than node1" in transcript
+    assert farm_servers(farm["arr"]) == {"node1": "true", "node2": "true", "node3": "false"}
+    assert all(V2_TEXT in home_page(port)[1] for port in farm["ports"].values())
