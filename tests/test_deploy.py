@@ -76,6 +76,7 @@ OVERRIDES = {
     "deploy.check_url": ("http://127.0.0.1:8123/health/", "http://127.0.0.1:8123/health/"),
     "deploy.check_timeout": ("2.5", "2.5"),
     "deploy.step_timeout": ("3600", "3600"),
+    "deploy.migrate": ("false", "false"),
     "tools.appcmd": (r"D:\iis\appcmd.exe", r"D:\iis\appcmd.exe"),
     "tools.icacls": (r"D:\tools\icacls.exe", r"D:\tools\icacls.exe"),
     "tools.schtasks": (r"D:\tools\schtasks.exe", r"D:\tools\schtasks.exe"),

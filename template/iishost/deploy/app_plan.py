@@ -24,6 +24,8 @@ def plan_app(settings: Settings, python: str) -> list[Step]:
     skip = re.escape(root) + r"[\\/](" + "|".join(map(re.escape, SKIPPED)) + r")([\\/]|$)"
     manage = str(settings.root / "manage.py")
     check = deploy_check(settings, python)
+    # deploy.migrate false: another node of the farm applies them (once per rollout, first).
+    migrate = [Step("apply database migrations", [python, manage, "migrate", "--noinput"])]
     return [
         Step("venv and the pinned dependencies (bootstrap.py does only what is missing)",
              [python, str(settings.root / "bootstrap.py")]),
@@ -32,6 +34,6 @@ def plan_app(settings: Settings, python: str) -> list[Step]:
              "silences one you accept; iishost/docs/settings.md)", check),
         Step("precompile bytecode: the app-pool identity may not write __pycache__ (PYTHONDONTWRITEBYTECODE)",
              [python, "-m", "compileall", "-q", "-j", "0", "-x", skip, root]),
-        Step("apply database migrations", [python, manage, "migrate", "--noinput"]),
+        *(migrate if settings.migrate else []),
         Step("collect static files into static/", [python, manage, "collectstatic", "--noinput"]),
     ]  # fmt: skip

@@ -43,6 +43,7 @@ FIELDS = {
     "deploy.check_url": "check_url",
     "deploy.check_timeout": "check_timeout",
     "deploy.step_timeout": "step_timeout",
+    "deploy.migrate": "migrate",
     "tools.appcmd": "appcmd",
     "tools.icacls": "icacls",
     "tools.schtasks": "schtasks",
@@ -89,6 +90,9 @@ class Settings:
     # The `jobs:` section (scheduled management commands), None when the project declares none.
     jobs: JobsConfig | None = None
     windows_auth: bool = False  # Windows sign-in: iis.register enables it and turns anonymous off
+    # Whether deploy applies migrations: a farm's rollout runs them on its first node only
+    # (iishost/docs/rollout.md), so the other nodes deploy with INVOKE_DEPLOY_MIGRATE=false.
+    migrate: bool = True
 
     def effective(self) -> dict[str, str]:
         """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
@@ -221,6 +225,7 @@ def from_config(config, root: Path) -> Settings:
         schtasks=str(tools.get("schtasks") or ""),
         jobs=_jobs(config.get("jobs"), str(project.get("slug") or "django")),
         windows_auth=_bool(iis.get("windows_auth", False), "iis.windows_auth"),
+        migrate=_bool(deploy.get("migrate", True), "deploy.migrate"),
     )
 
 

@@ -21,8 +21,11 @@ async def serve(
     port: int,
     builds: tuple[str, ...] = webconfig.BUILDS,
     windows_user: str | None = None,
+    recycle_signal: Path | None = None,
 ) -> None:
-    emulator = Emulator(site_root, hph_builds=builds, windows_user=windows_user)
+    emulator = Emulator(
+        site_root, hph_builds=builds, windows_user=windows_user, recycle_signal=recycle_signal
+    )
     stop = asyncio.Event()
     if sys.platform != "win32":  # on Windows Ctrl-C arrives as KeyboardInterrupt
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -65,6 +68,13 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help='Windows sign-in mode: every request signed in as this user, e.g. "CONTOSO\\alice"',
     )
+    parser.add_argument(
+        "--recycle-signal",
+        type=Path,
+        default=None,
+        help="a file whose change recycles the app pool (restarts the backends), e.g. the fake appcmd's "
+        "$FAKE_IIS_DIR/recycled.log, so code a deploy checked out is served as IIS would serve it",
+    )
     args = parser.parse_args(argv)
     if args.windows_user and not WINDOWS_USER.fullmatch(args.windows_user):
         parser.error(f'--windows-user {args.windows_user!r}: give DOMAIN\\name, e.g. "CONTOSO\\alice"')
@@ -73,7 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     builds = webconfig.BUILDS if args.hph == "both" else (args.hph,)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(args.site_root, args.host, args.port, builds, args.windows_user or None))
+            asyncio.run(
+                serve(
+                    args.site_root,
+                    args.host,
+                    args.port,
+                    builds,
+                    args.windows_user or None,
+                    args.recycle_signal,
+                )
+            )
     except PortInUse as exc:
         sys.exit(f"IIS emulator: {exc.strerror}")
 

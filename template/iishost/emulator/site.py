@@ -144,6 +144,8 @@ class Emulator:
     for rapidFailsPerMinute, `watch_interval` how often recycleOnFileChange files and web.config
     are checked, `hph_builds` the HttpPlatformHandler builds whose schema web.config must satisfy
     ("1.2", "2"; default both: a web.config that loads here loads on either server).
+    `recycle_signal` is a file whose change stands for IIS recycling the site's app pool (`appcmd
+    recycle apppool`, which `invoke deploy` runs): the fake appcmd appends to its recycled.log.
     `windows_user` ("CONTOSO\\alice") is the Windows sign-in mode: IIS with Windows authentication
     and anonymous off, every request signed in as that user; HPH forwards a token for it when
     web.config's forwardWindowsAuthToken (default: the first build's) says so
@@ -160,6 +162,7 @@ class Emulator:
         clock: Callable[[], float] = time.monotonic,
         hph_builds: tuple[str, ...] = webconfig.BUILDS,
         windows_user: str | None = None,
+        recycle_signal: Path | str | None = None,
     ):
         self.hph_builds = tuple(hph_builds)
         self.tokens = EmulatedTokens.new_run(windows_user) if windows_user else None
@@ -167,6 +170,8 @@ class Emulator:
         self.environ = dict(os.environ if environ is None else environ)
         self.request_timeout, self.stop_grace = request_timeout, stop_grace
         self.watch_interval, self.clock = watch_interval, clock
+        self.recycle_signal = Path(recycle_signal).resolve() if recycle_signal else None
+        self._signal_stamp = self._stamp([self.recycle_signal]) if self.recycle_signal else ()
         self.state = self._load()
         self.pool = self._new_pool()
         self.recycles = 0
@@ -284,6 +289,18 @@ class Emulator:
         if self.pool:
             await self.pool.stop_all()
 
+    async def _recycle_if_signalled(self) -> None:
+        """IIS recycling the app pool ends its worker process (w3wp.exe), whose Job object ends HPH's
+        processes with it; requests after the recycle go to the new worker, whose HPH starts new
+        processes on the code now on disk. Checked before each request too, so none after the
+        recycle reaches an old process."""
+        if self.recycle_signal is None:
+            return
+        stamp = self._stamp([self.recycle_signal])
+        if stamp != self._signal_stamp:
+            self._signal_stamp = stamp
+            await self.recycle()
+
     async def _watch(self) -> None:
         """Poll web.config and the recycleOnFileChange files (stdlib only, same on every OS).
         A web.config change reloads the configuration and restarts the process, as IIS does."""
@@ -299,6 +316,7 @@ class Emulator:
                 self.recycles += 1
                 files = self._stamp(self._recycle_files())
                 continue
+            await self._recycle_if_signalled()
             current = self._stamp(self._recycle_files())
             if current != files:
                 files = current
@@ -373,6 +391,7 @@ class Emulator:
             return iis_error(
                 "500.19", "the handler is httpPlatformHandler but web.config has no <httpPlatform>"
             )
+        await self._recycle_if_signalled()
         try:
             backend = await self.pool.acquire()
         except BackendUnavailable as exc:

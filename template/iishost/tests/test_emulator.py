@@ -392,6 +392,25 @@ def test_a_change_to_a_recycle_file_restarts_the_process(tmp_path):
     assert second != first
 
 
+def test_an_app_pool_recycle_restarts_the_processes_on_the_new_code(tmp_path):
+    """`invoke deploy` recycles the pool after a checkout; without the signal the emulator kept
+    serving the old code (web.config unchanged) where IIS serves the new."""
+    site = write_site(tmp_path / "site")
+    signal = tmp_path / "iis" / "recycled.log"  # the fake appcmd's: created at the first recycle
+    with run_in_thread(site, watch_interval=0.05, recycle_signal=signal) as running:
+        first = get(running.url + "/pid")[2]
+        signal.parent.mkdir()
+        signal.write_text("pool\n")
+        assert wait_until(lambda: running.emulator.recycles == 1)
+        second = get(running.url + "/pid")[2]
+        assert not pid_alive(int(first)) and second != first
+    # Between two polls too: the request right after the recycle reaches a new process, as in IIS.
+    with run_in_thread(site, watch_interval=3600, recycle_signal=signal) as running:
+        third = get(running.url + "/pid")[2]
+        signal.write_text("pool\npool\n")
+        assert get(running.url + "/pid")[2] != third and running.emulator.recycles == 1
+
+
 def test_shutdown_stops_the_whole_process_tree(tmp_path):
     site = write_site(tmp_path / "site")
     with run_in_thread(site, stop_grace=1) as running:

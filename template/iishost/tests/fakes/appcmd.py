@@ -42,6 +42,22 @@ getting-started-with-appcmdexe) and seen in its output:
     site's `<location>`). Schema defaults: windowsAuthentication enabled="false", useKernelMode="true";
     serverRuntime authenticatedUserOverride="UseAuthenticatedUser". applicationHost.config of a
     server with the Windows Authentication role service has `<windowsAuthentication enabled="false">`.
+  - webFarms (Application Request Routing's server farms, a top-level section of applicationHost.config:
+    `<webFarms><webFarm name="F" enabled="true"><server address="A" enabled="true"><applicationRequestRouting
+    httpPort="80" />`; the shape xWebAdministration's xWebfarm tests use). Microsoft's ARR walkthroughs
+    ("Define and Configure an Application Request Routing Server Farm", iis-docs) create them with
+    `set config -section:webFarms /+"[name='F']" /commit:apphost` and `/+"[name='F'].[address='A']"`;
+    the rollout (iishost/farm/rollout.yml) takes a server out and back with
+    `set config -section:webFarms /[name='F'].[address='A'].enabled:false|true /commit:apphost`
+    (appcmd's collection-indexer path, as for `/[path='/'].applicationPool:` on sites). Each answers
+    `Applied configuration changes to section "webFarms" for "MACHINE/WEBROOT/APPHOST" at configuration
+    commit path "MACHINE/WEBROOT/APPHOST"` (the message of appcmd's other `set config`; the rollout
+    passes /commit:apphost as Microsoft's pages do, and the fake does not check it). A farm or server
+    that is not there: `Cannot find requested collection element.` (hresult 80070490), exit code 1168.
+    `list config -section:webFarms` prints `<webFarms>` with its farms and servers. Options take `/`
+    or `-` (`-section:` is how Microsoft's ARR pages write it). The runtime state ARR keeps besides the
+    configuration (Available/Drain/Unavailable, set by the SetState method) is not in the file and
+    not faked: iishost/docs/iis-facts.md, "ARR".
   - a web.config setting a locked section: IIS error 0x80070021's description ("This configuration
     section cannot be used at this path. This happens when the section is locked at a parent
     level..."), exit code 13 (assumed).
@@ -134,9 +150,9 @@ def parse_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
     collection edits like `/+bindings.[...]` are read by the verbs that take them."""
     positional, options = [], {}
     for arg in args:
-        if arg.startswith(("/+", "/-")):
+        if arg.startswith(("/+", "/-", "/[")):
             continue
-        if arg.startswith("/"):
+        if arg.startswith("/") or arg.startswith("-") and ":" in arg:
             key, _, value = arg[1:].partition(":")
             options[key] = value
         else:
@@ -267,6 +283,54 @@ def section_settings(root: ET.Element, site: str, section: str = ANONYMOUS) -> d
     return values
 
 
+FARMS = "webFarms"
+FARM_ITEM = re.compile(r"\[name='([^']*)'\](?:\.\[address='([^']*)'\])?")
+NOT_IN_COLLECTION = "ERROR ( hresult:80070490, message:Cannot find requested collection element. )"
+
+
+def web_farms(root: ET.Element, rest: list[str]) -> str:
+    """`set config -section:webFarms` adding a farm or a server (/+"[...]"), or setting a server's
+    enabled (/[name='F'].[address='A'].enabled:false)."""
+    farms = root.find(FARMS)
+    if farms is None:
+        farms = ET.SubElement(root, FARMS)
+    for arg in rest:
+        adding = arg.startswith("/+")
+        text = arg[2:] if adding else arg[1:]
+        match = FARM_ITEM.match(text)
+        if not (adding or arg.startswith("/[")) or not match:
+            continue
+        name, address = match.groups()
+        farm = find(farms, "webFarm", name)
+        if adding and address is None:
+            if farm is not None:
+                raise duplicate(name)
+            ET.SubElement(farms, "webFarm", {"name": name, "enabled": "true"})
+            continue
+        server = (
+            None
+            if farm is None
+            else next((s for s in farm.findall("server") if s.get("address") == address), None)
+        )
+        if adding:
+            if farm is None:
+                raise Fail(NOT_IN_COLLECTION, 1168)
+            if server is not None:
+                raise duplicate(address)
+            ET.SubElement(farm, "server", {"address": address, "enabled": "true"})
+            continue
+        attribute, _, value = text[match.end() :].lstrip(".").partition(":")
+        if server is None or address is None:
+            raise Fail(NOT_IN_COLLECTION, 1168)
+        if attribute != "enabled" or value not in {"true", "false"}:
+            raise Fail(f'ERROR ( message:Unknown attribute "{attribute}".  Replace with -? for help. )', 87)
+        server.set("enabled", value)
+    return (
+        f'Applied configuration changes to section "{FARMS}" for "MACHINE/WEBROOT/APPHOST" at '
+        'configuration commit path "MACHINE/WEBROOT/APPHOST"'
+    )
+
+
 def unlocked(root: ET.Element, site: str) -> bool:
     return any(
         loc.get("path") == site
@@ -318,6 +382,14 @@ def main(argv: list[str]) -> int:
         if find(root.find("system.webServer/modules"), "add", name) is None:
             raise not_found("MODULE", name)
         out.append(f'MODULE "{name}" ( native:true )')
+    elif (verb, kind) == ("list", "config") and options.get("section") == FARMS:
+        farms = root.find(FARMS)
+        element = ET.Element(FARMS) if farms is None else ET.fromstring(ET.tostring(farms))
+        ET.indent(element)
+        out.append(ET.tostring(element, encoding="unicode"))
+    elif (verb, kind) == ("set", "config") and options.get("section") == FARMS:
+        out.append(web_farms(root, rest))
+        changed = True
     elif (verb, kind) == ("list", "config") and options.get("section") in SECTIONS:
         section = options["section"]
         path = positional[0].rstrip("/") if positional else ""

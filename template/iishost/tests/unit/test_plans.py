@@ -547,3 +547,18 @@ def test_authentication_sections_are_read_from_appcmd_list_config():
         section_attribute(runtime, "serverRuntime", "authenticatedUserOverride", "") == "UseWorkerProcessUser"
     )
     assert section_attribute("<system.webServer />", "serverRuntime", "authenticatedUserOverride", "D") == "D"
+
+
+def test_deploy_migrate_false_plans_the_app_steps_without_migrate():
+    """A farm's rollout migrates on its first node only: the others deploy with deploy.migrate false."""
+    from iishost.deploy.app_plan import plan_app
+
+    base = {"iis": {"site_name": "s", "app_pool": "p"}}
+    default = [s.argv[2:3] for s in plan_app(from_config(base, ROOT), "python")]
+    assert ("migrate",) in default
+    for value in ("false", False, "0"):
+        off = from_config({**base, "deploy": {"migrate": value}}, ROOT)
+        assert off.migrate is False
+        assert [s.argv[2:3] for s in plan_app(off, "python")] == [a for a in default if a != ("migrate",)]
+    with pytest.raises(SettingsError, match="deploy.migrate must be true or false"):
+        from_config({**base, "deploy": {"migrate": "sometimes"}}, ROOT)
