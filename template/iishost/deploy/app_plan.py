@@ -33,5 +33,7 @@ def plan_app(settings: Settings, python: str) -> list[Step]:
         Step("precompile bytecode: the app-pool identity may not write __pycache__ (PYTHONDONTWRITEBYTECODE)",
              [python, "-m", "compileall", "-q", "-j", "0", "-x", skip, root]),
         Step("apply database migrations", [python, manage, "migrate", "--noinput"]),
+        *([Step("create the database cache table if it is missing (a farm without REDIS_URL caches there; "
+                "nothing to do with Redis)", [python, manage, "createcachetable"])] if settings.farm else []),
         Step("collect static files into static/", [python, manage, "collectstatic", "--noinput"]),
     ]  # fmt: skip
