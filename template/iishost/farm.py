@@ -191,10 +191,21 @@ def problems(settings, base_dir: Path) -> list[tuple[str, str]]:
     return [(check, message) for check, message in found if message]
 
 
+_registered: list[Path] = []
+
+
+def registered() -> bool:
+    """Whether this process's settings are a farm's (they called register_checks): the template's
+    farm tests and fixtures apply."""
+    return bool(_registered)
+
+
 def register_checks(base_dir: Path) -> None:
     """Register the farm's deploy checks (`manage.py check --deploy`, which `invoke deploy` runs and
     which stops it on any warning; `invoke serve` and the tests do not run them)."""
     from django.core import checks
+
+    _registered.append(Path(base_dir))
 
     @checks.register(checks.Tags.compatibility, deploy=True)
     def farm_settings_are_shared(app_configs, **kwargs):

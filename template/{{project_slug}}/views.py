@@ -18,5 +18,6 @@ async def health(request):
     if settings.HEALTH_SHOWS_PID:
         response["X-Backend-Pid"] = str(os.getpid())
     if getattr(settings, "HEALTH_SHOWS_RELEASE", False):  # a settings.py from before the farm option
-        response.headers.update(health_headers(settings.STATIC_ROOT, settings.BASE_DIR))
+        for name, value in health_headers(settings.STATIC_ROOT, settings.BASE_DIR).items():
+            response[name] = value
     return response
