@@ -2,7 +2,7 @@
 values of any two questions appears in at least one row) renders, bootstraps and passes its own
 tests, against real PostgreSQL and Redis servers where the row needs them.
 
-All 2 x 3 x 2^5 = 192 combinations would take hours; interactions between options come in pairs
+All 3 x 2^7 = 384 combinations would take hours; interactions between options come in pairs
 (a setting block that assumes another option, a middleware order, a Jinja branch inside another),
 which is what pairwise covering catches at a fraction of the cost. The defaults row is
 tests/test_generated_project.py's default project.
@@ -28,18 +28,21 @@ QUESTIONS = {
     "background_jobs": [False, True],
     "https": [False, True],
     "django_version": ["5.2", "6.1"],
+    "farm": [False, True],
 }
 # Found by a greedy pairwise search over QUESTIONS (8 rows; fewer cannot cover 6 two-valued
-# questions beside a three-valued one); the first row is the defaults.
+# questions beside a three-valued one); the first row is the defaults. The farm column was added by
+# an exhaustive search over the same rows: of the two that keep every pair, this one puts a farm on
+# PostgreSQL without Redis (the database cache on a real server) and one with Redis (WebSockets').
 ROWS = [
-    ("sqlite", "iis", False, False, False, False, "5.2"),
-    ("sqlite", "app", True, True, True, True, "6.1"),
-    ("postgresql", "iis", False, False, True, True, "6.1"),
-    ("postgresql", "app", True, True, False, False, "5.2"),
-    ("mssql", "iis", False, True, False, False, "6.1"),
-    ("mssql", "app", True, False, True, True, "5.2"),
-    ("sqlite", "iis", True, False, False, True, "5.2"),
-    ("sqlite", "app", False, False, True, False, "5.2"),
+    ("sqlite", "iis", False, False, False, False, "5.2", False),
+    ("sqlite", "app", True, True, True, True, "6.1", False),
+    ("postgresql", "iis", False, False, True, True, "6.1", True),
+    ("postgresql", "app", True, True, False, False, "5.2", False),
+    ("mssql", "iis", False, True, False, False, "6.1", True),
+    ("mssql", "app", True, False, True, True, "5.2", False),
+    ("sqlite", "iis", True, False, False, True, "5.2", True),
+    ("sqlite", "app", False, False, True, False, "5.2", True),
 ]
 ANSWERS = [dict(zip(QUESTIONS, row, strict=True)) for row in ROWS]
 
@@ -119,7 +122,7 @@ def test_each_row_renders_and_passes_its_own_tests(answers, template_repo, tmp_p
         env["DATABASE_URL"] = server.url(name)
     elif data["database"] == "mssql":
         env["DATABASE_URL"] = f"sqlite:///{(tmp_path / 'stand-in.sqlite3').as_posix()}"
-    if data["websockets"]:
+    if data["websockets"]:  # a farm without WebSockets runs on the database cache (REDIS_URL unset)
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     result = own_tests(project, env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

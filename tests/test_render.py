@@ -40,9 +40,11 @@ CASES = {
         "background_jobs": True,
         "windows_auth": True,
         "websockets": True,
+        "farm": True,
         "database": "mssql",
         "project_slug": "x_1",
     },
+    "farm": {"farm": True, "database": "postgresql"},
 }
 ALWAYS = [
     ".copier-answers.yml",
@@ -64,6 +66,7 @@ ALWAYS = [
     "iishost/emulator/webconfig.py",
     "iishost/emulator/__main__.py",
     "iishost/docs/emulator.md",
+    "iishost/docs/farm.md",
     "tests/test_asgi.py",
 ]
 JINJA_LEFT = re.compile(r"{{|}}|{%|%}|{#|#}")
@@ -201,6 +204,7 @@ def test_invoke_yaml_carries_the_answers(case):
     assert config["iis"]["app_pool"] == data.get("iis_app_pool", data.get("project_slug", "my_site"))
     assert config["iis"]["https"] == str(data.get("https", False)).lower()  # strings: see invoke.yaml
     assert config["iis"]["websockets"] == str(data.get("websockets", False)).lower()
+    assert config["project"]["farm"] == str(data.get("farm", False)).lower()
     assert config["project"]["name"] == data.get("project_name", "My Site")
 
 

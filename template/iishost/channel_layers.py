@@ -22,12 +22,12 @@ SCHEMES = ("redis", "rediss", "unix")
 CHECK_ID = "iishost.W001"
 
 
-def channel_layers(name: str = "REDIS_URL") -> dict:
-    """CHANNEL_LAYERS for settings.py: Redis at the URL in `name`, or in-memory when it is unset.
-    A malformed URL stops start-up naming the variable, never its value (it may hold a password)."""
+def redis_url(name: str = "REDIS_URL") -> str:
+    """The Redis URL in `name` ("" when unset), checked: a malformed one stops start-up naming the
+    variable, never its value (it may hold a password). The channel layer and a farm's cache use it."""
     url = _value(name)
     if not url:
-        return {"default": {"BACKEND": IN_MEMORY}}
+        return ""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
@@ -39,6 +39,14 @@ def channel_layers(name: str = "REDIS_URL") -> dict:
             "TLS, unix:///path/to/redis.sock); percent-encode @ : / # ? % in the password. "
             "The value is not shown here because it may hold a password."
         )
+    return url
+
+
+def channel_layers(name: str = "REDIS_URL") -> dict:
+    """CHANNEL_LAYERS for settings.py: Redis at the URL in `name`, or in-memory when it is unset."""
+    url = redis_url(name)
+    if not url:
+        return {"default": {"BACKEND": IN_MEMORY}}
     return {"default": {"BACKEND": REDIS, "CONFIG": {"hosts": [url]}}}
 
 

@@ -37,11 +37,16 @@ def requests_over_plain_http(request):
 @pytest.fixture
 def production_env(settings):
     """The environment iishost/docs/settings.md describes for the server: DEBUG off, a real secret key,
-    and with WebSockets a Redis channel layer (iishost/docs/intranet.md; nothing here connects to it)."""
+    with WebSockets a Redis channel layer (iishost/docs/intranet.md; nothing here connects to it) and
+    on a farm the media share (iishost/docs/farm.md)."""
+    from .farm import registered
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), PYTHONUTF8="1")
     if hasattr(settings, "CHANNEL_LAYERS"):
         env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    if registered():
+        env["DJANGO_MEDIA_ROOT"] = "\\\\files\\site\\media"
     return env
 
 

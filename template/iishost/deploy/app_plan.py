@@ -26,6 +26,8 @@ def plan_app(settings: Settings, python: str) -> list[Step]:
     check = deploy_check(settings, python)
     # deploy.migrate false: another node of the farm applies them (once per rollout, first).
     migrate = [Step("apply database migrations", [python, manage, "migrate", "--noinput"])]
+    if settings.farm:  # a farm without REDIS_URL caches in the database; with Redis this does nothing
+        migrate.append(Step("the database cache table, if missing", [python, manage, "createcachetable"]))
     return [
         Step("venv and the pinned dependencies (bootstrap.py does only what is missing)",
              [python, str(settings.root / "bootstrap.py")]),

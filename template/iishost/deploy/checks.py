@@ -124,6 +124,14 @@ KNOWN_FIXES = {
     # iishost/channel_layers.py: WebSocket groups would stay inside each process.
     "iishost.W001": "REDIS_URL=redis://host:6379/0 in the server's .env, a Redis server every process reaches"
     ' (iishost.W001; iishost/docs/intranet.md, "WebSockets"), or processesPerApplication="1" in web.config',
+    # iishost/farm.py: on a farm, what one server writes the others must read (iishost/docs/farm.md).
+    "iishost.W101": "REDIS_URL=redis://host:6379/0 in the server's .env (a Redis server every server"
+    " reaches), or settings.py's farm CACHES without it: the database cache (iishost.W101;"
+    ' iishost/docs/farm.md, "Cache")',
+    "iishost.W102": "DJANGO_MEDIA_ROOT=\\\\files\\site\\media (a share every server reaches) or"
+    ' DJANGO_MEDIA_STORAGE in the server\'s .env (iishost.W102; iishost/docs/farm.md, "Media")',
+    "iishost.W103": "SESSION_ENGINE cached_db (settings.py's farm default) or db, with a shared cache:"
+    ' REDIS_URL in the server\'s .env (iishost.W103; iishost/docs/farm.md, "Sessions")',
 }
 
 

@@ -12,7 +12,9 @@ parsers below accept the strings and the YAML lists and booleans a local file ma
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -93,6 +95,11 @@ class Settings:
     # Whether deploy applies migrations: a farm's rollout runs them on its first node only
     # (iishost/docs/rollout.md), so the other nodes deploy with INVOKE_DEPLOY_MIGRATE=false.
     migrate: bool = True
+    # A farm (project.farm): the database cache table, and the media folder settings.py uses:
+    # DJANGO_MEDIA_ROOT ("": media/ in the project) unless DJANGO_MEDIA_STORAGE names object storage.
+    farm: bool = False
+    media_root: str = ""
+    media_storage: str = ""
 
     def effective(self) -> dict[str, str]:
         """Each setting as the tasks use it, for `invoke iis.status` (what a server really gets)."""
@@ -207,6 +214,7 @@ def from_config(config, root: Path) -> Settings:
         f"{scheme}://{host}{'' if port == {'http': 80, 'https': 443}[scheme] else f':{port}'}/health/"
     )
     timeout = _seconds(deploy.get("check_timeout", 60), "deploy.check_timeout")
+    farm = _bool(project.get("farm", False), "project.farm")
     return Settings(
         root=Path(root),
         database=str(project.get("database", "sqlite")),
@@ -226,7 +234,29 @@ def from_config(config, root: Path) -> Settings:
         jobs=_jobs(config.get("jobs"), str(project.get("slug") or "django")),
         windows_auth=_bool(iis.get("windows_auth", False), "iis.windows_auth"),
         migrate=_bool(deploy.get("migrate", True), "deploy.migrate"),
+        farm=farm,
+        media_root=project_env(Path(root), "DJANGO_MEDIA_ROOT") if farm else "",
+        media_storage=project_env(Path(root), "DJANGO_MEDIA_STORAGE") if farm else "",
     )
+
+
+def project_env(root: Path, name: str) -> str:
+    """A variable as settings.py sees it: the environment, else the project's .env (the environment
+    wins, as there), so a planner agrees with the running site (the media folder's grant)."""
+    value = os.environ.get(name, "").strip()
+    path = root / ".env"
+    if value or not path.is_file():
+        return value
+    from dotenv import dotenv_values
+
+    from ..envfile import decode
+    from ..envvars import SettingError
+
+    try:
+        values = dotenv_values(stream=io.StringIO(decode(path.read_bytes(), path)))
+    except (OSError, SettingError) as exc:
+        raise SettingsError(str(exc)) from None
+    return (values.get(name) or "").strip()
 
 
 def _jobs(section, default_folder: str) -> JobsConfig | None:

@@ -28,6 +28,8 @@ def serve(c, port=8000, hph="both", windows_user=""):
     (iishost/docs/emulator.md), after what a deploy does first (collectstatic, migrate)."""
     python("manage.py", "collectstatic", "--noinput", "-v", "0")
     python("manage.py", "migrate", "--noinput")
+    if str((c.config.get("project") or {}).get("farm", "")).lower() == "true":
+        python("manage.py", "createcachetable")  # a farm without REDIS_URL caches in the database
     argv = [sys.executable, "-m", "iishost.emulator", "--site-root", str(PROJECT_ROOT), "--port", str(port)]
     argv += ["--hph", hph]
     if windows_user:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from iishost import PROJECT_ROOT
+from iishost import PROJECT_ROOT, farm
 
 ROOT = PROJECT_ROOT
 FAKES = Path(__file__).resolve().parent / "fakes"
@@ -113,8 +113,9 @@ def free_port() -> int:
 @pytest.fixture
 def fake_server(tmp_path):
     """A copy of this project (in a folder with spaces, `&` and ü) and fake appcmd, icacls and
-    schtasks first on PATH; the fake IIS has MODULES installed, and REDIS_URL is set (as
-    iishost/docs/intranet.md asks) when the project has WebSocket groups."""
+    schtasks first on PATH; the fake IIS has MODULES installed, REDIS_URL is set (as
+    iishost/docs/intranet.md asks) when the project has WebSocket groups, and DJANGO_MEDIA_ROOT
+    (iishost/docs/farm.md) on a farm."""
     bin_dir, state = tmp_path / "bin", tmp_path / "iis"
     bin_dir.mkdir()
     state.mkdir()
@@ -145,6 +146,9 @@ def fake_server(tmp_path):
     )
     if uses_channel_layer():  # WebSockets across two processes need a shared layer (iishost.W001)
         env["REDIS_URL"] = "redis://127.0.0.1:6379/0"  # no check connects to it
+    if farm.registered():  # a farm's uploads live outside the project (iishost.W102): a stand-in share
+        (tmp_path / "share" / "media").mkdir(parents=True)
+        env["DJANGO_MEDIA_ROOT"] = str(tmp_path / "share" / "media")
     return project, state, env
 
 
@@ -253,10 +257,11 @@ def test_binding_owned_by_another_site_is_refused_and_nothing_changes(fake_serve
 def test_a_failing_grant_stops_and_says_what_was_applied(fake_server):
     project, state, env = fake_server
     assert invoke("iis.register", cwd=project, env=env).returncode == 0
-    shutil.rmtree(project / "media", ignore_errors=True)
+    named = "DJANGO_MEDIA_ROOT" if "DJANGO_MEDIA_ROOT" in env else "media/"  # a farm's share (fake_server)
+    shutil.rmtree(env.get("DJANGO_MEDIA_ROOT") or project / "media", ignore_errors=True)
     result = invoke("acl.grant", cwd=project, env=env)
     assert result.returncode == 1
-    assert "FAILED (exit code 2): modify on media/" in result.stderr
+    assert f"FAILED (exit code 2): modify on {named}" in result.stderr
     assert "The system cannot find the file specified." in result.stderr
     assert "Applied before the failure (4)" in result.stderr and "not done:" in result.stderr
 

@@ -7,12 +7,16 @@ SQLite, data/ (SQLite writes journal files beside the database, so the folder, n
 Nothing else, and never Write on the Python installation: that would let the web identity replace
 the interpreter. `/grant:r` replaces the identity's explicit grants on that folder, so a Write
 granted there earlier is taken away by the same step. `(OI)(CI)` makes files and subfolders inherit.
+A farm's media may be elsewhere (DJANGO_MEDIA_ROOT): a local folder is granted like media/; a share
+(\\\\files\\site\\media) is not, since the pool reaches it as the server's computer account
+(media_notes says whom to grant there); object storage has no folder to grant.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...farm import is_unc
 from ..config import Settings
 from ..plan import Step
 from .state import Ace, AclState, for_principal
@@ -35,13 +39,43 @@ def targets(settings: Settings, home: str) -> list[Target]:
         Target(str(root / ".venv"), "RX", "read & execute on the venv"),
         Target(home, "RX", "read & execute on the Python installation the venv runs (pyvenv.cfg home)"),
         Target(str(root / "logs"), "M", "modify on logs/ (HttpPlatformHandler's stdout log, django.log)"),
-        Target(str(root / "media"), "M", "modify on media/ (uploaded files)"),
     ]
+    media = media_folder(settings)
+    if media is not None:
+        named = "media/" if media == str(root / "media") else "DJANGO_MEDIA_ROOT"
+        wanted.append(Target(media, "M", f"modify on {named} (uploaded files)"))
     if settings.database == "sqlite":
         wanted.append(
             Target(str(root / "data"), "M", "modify on data/ (SQLite database and its journal files)")
         )
     return wanted
+
+
+def media_folder(settings: Settings) -> str | None:
+    """The local folder uploads are saved in, or None when icacls here has none to grant: a farm's
+    media on a share (UNC) or in object storage (DJANGO_MEDIA_STORAGE)."""
+    if settings.farm and (settings.media_storage or is_unc(settings.media_root)):
+        return None
+    return (settings.farm and settings.media_root) or str(settings.root / "media")
+
+
+def media_notes(settings: Settings, computer: str = "") -> list[str]:
+    """What to do by hand where media_folder has nothing to grant. An app pool's identity reaches the
+    network as the server's computer account, DOMAIN\\SERVER$ (iishost/docs/iis-facts.md), so the
+    share's own permissions decide, on the file server."""
+    if not settings.farm:
+        return []
+    if settings.media_storage:
+        return [f"media: in object storage ({settings.media_storage}): no folder to grant here"]
+    if not is_unc(settings.media_root):
+        return []
+    account = f"DOMAIN\\{computer or 'SERVER'}$"
+    return [
+        f"media: {settings.media_root} is a share, not granted here: {settings.identity} reaches it as this "
+        f"server's computer account. On the file server, grant {account} (and every other server of the "
+        "farm, each its own DOMAIN\\NAME$) Change on the share and Modify on its folder "
+        '(iishost/docs/farm.md, "Media").'
+    ]
 
 
 def job_targets(settings: Settings) -> list[Target]:

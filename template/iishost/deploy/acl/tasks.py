@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from invoke import Collection, task
 
 from ..session import PLAN_HELP, Session, user_errors
-from .plan import plan_grants, targets
+from .plan import media_notes, plan_grants, targets
 from .state import for_principal
 
 
@@ -27,6 +29,8 @@ def grant_steps(session: Session, show: bool = True):
     state = session.acl_state(home)
     if show:
         show_current(session, home, state)
+    for note in media_notes(session.settings, os.environ.get("COMPUTERNAME", "")):
+        session.note(note)
     return plan_grants(session.settings, session.icacls_argv0, home, state)
 
 
