@@ -1,4 +1,4 @@
-"""The farm option's rolling deploy (iishost/farm/rollout.yml), run by Ansible against three local nodes.
+"""The farm option's rolling deploy (iishost/rollout/rollout.yml), run by Ansible against three local nodes.
 
 Each node is a checkout of the generated project (one venv shared by symlink, as the project's own
 fake_server fixture does), deployed with the fake appcmd/icacls (its own $FAKE_IIS_DIR) and served
@@ -81,7 +81,7 @@ def farm_render(template_repo, tmp_path_factory) -> Path:
 def test_ansible_lint_passes_on_the_rendered_playbook(farm_render, tmp_path):
     if not LINT_BIN.exists():
         pytest.skip("ansible-lint is not installed (`python -m pip install --group dev` on Python 3.11+)")
-    farm = farm_render / "iishost" / "farm"
+    farm = farm_render / "iishost" / "rollout"
     # --offline: no Galaxy here; the collections the playbook uses come with the `ansible` package.
     result = subprocess.run(
         [LINT_BIN, "--offline", "--profile", "production", "--format", "pep8", "rollout.yml"],
@@ -122,7 +122,7 @@ def rollout_variables(farm: Path, inventory: Path, home: Path) -> dict[str, dict
 def test_windows_nodes_get_appcmd_and_invoke_argv_with_their_backslashes(farm_render, tmp_path):
     """The example inventory's Windows nodes: a Jinja string '\\a' can be a BEL character, as in
     inetsrv\\appcmd.exe; the first node alone migrates."""
-    farm = farm_render / "iishost" / "farm"
+    farm = farm_render / "iishost" / "rollout"
     shown = rollout_variables(farm, farm / "inventory.example.yml", tmp_path)
     slug = yaml.safe_load((farm_render / "invoke.yaml").read_text(encoding="utf-8"))["project"]["slug"]
     appcmd = r"C:\Windows\System32\inetsrv\appcmd.exe"
@@ -146,7 +146,7 @@ def test_another_balancer_runs_its_own_argv_on_the_controller(farm_render, tmp_p
         "rollout_undrain_argv": ["lbctl", "enable", "{{ rollout_farm_address }}"],
     }}}  # fmt: skip
     (tmp_path / "hooks.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    shown = rollout_variables(farm_render / "iishost" / "farm", tmp_path / "hooks.yml", tmp_path)["web01"]
+    shown = rollout_variables(farm_render / "iishost" / "rollout", tmp_path / "hooks.yml", tmp_path)["web01"]
     assert shown["drain_argv"] == ["lbctl", "disable", "10.0.0.11"]
     assert shown["undrain_argv"] == ["lbctl", "enable", "10.0.0.11"]
     assert (shown["balancer"], shown["balancer_windows"]) == ("localhost", False)
@@ -374,7 +374,7 @@ def farm(farm_project, tmp_path, request):
             "ANSIBLE_LOG_FOLDER": str(plays),
         }
         return subprocess.run(
-            [PLAYBOOK_BIN, "-i", tmp_path / "inventory.yml", origin / "iishost/farm/rollout.yml",
+            [PLAYBOOK_BIN, "-i", tmp_path / "inventory.yml", origin / "iishost/rollout/rollout.yml",
              "-e", f"release={release}"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip

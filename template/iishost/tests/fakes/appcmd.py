@@ -47,7 +47,7 @@ getting-started-with-appcmdexe) and seen in its output:
     httpPort="80" />`; the shape xWebAdministration's xWebfarm tests use). Microsoft's ARR walkthroughs
     ("Define and Configure an Application Request Routing Server Farm", iis-docs) create them with
     `set config -section:webFarms /+"[name='F']" /commit:apphost` and `/+"[name='F'].[address='A']"`;
-    the rollout (iishost/farm/rollout.yml) takes a server out and back with
+    the rollout (iishost/rollout/rollout.yml) takes a server out and back with
     `set config -section:webFarms /[name='F'].[address='A'].enabled:false|true /commit:apphost`
     (appcmd's collection-indexer path, as for `/[path='/'].applicationPool:` on sites). Each answers
     `Applied configuration changes to section "webFarms" for "MACHINE/WEBROOT/APPHOST" at configuration
