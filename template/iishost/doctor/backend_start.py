@@ -23,13 +23,19 @@ from .result import Check, failed, passed, skipped
 POLL = 0.2
 
 
-def http_status(port: int) -> int | None:
+def http_status(port: int, scheme: str = "http") -> int | None:
     """The status of `GET /health/` on 127.0.0.1:port, or None while nothing answers HTTP there.
     Any status means the process started (all HPH needs); 5xx means every page will fail too:
-    Django imports the URLconf, and with it the project's views, at the first request."""
+    Django imports the URLconf, and with it the project's views, at the first request. Sent with
+    the headers HPH adds (iis-facts.md, "HttpPlatformHandler"), so an HTTPS site answers as behind IIS rather
+    than redirecting to https:// before any of its code runs."""
+    request = (
+        "GET /health/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"X-Forwarded-For: 127.0.0.1:50000\r\nX-Forwarded-Proto: {scheme}\r\nConnection: close\r\n\r\n"
+    )
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(b"GET /health/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            sock.sendall(request.encode("ascii"))
             head = sock.recv(12)
     except OSError:
         return None
@@ -96,7 +102,7 @@ def trial_start(ctx: Context) -> Check:
             return failed(name, title, *diagnose.cannot_start(program, exc.strerror or str(exc)))
     try:
         while True:
-            status = http_status(port)
+            status = http_status(port, "https" if ctx.settings.https else "http")
             if status is not None and status >= 500:
                 return failed(name, title, *diagnose.failing_requests(status, scratch_output(ctx, out)))
             if status is not None:
