@@ -917,6 +917,8 @@ def test_the_project_signs_the_windows_user_in_through_the_emulator(tmp_path, pr
         "DJANGO_HTTPS": "false",  # the emulator serves plain HTTP: an HTTPS site would redirect
     }
     assert run_python("manage.py", "migrate", "--noinput", "-v", "0", env=env).returncode == 0
+    # As deploy and `invoke serve` do: a farm without REDIS_URL keeps its cache (and sessions) there.
+    assert run_python("manage.py", "createcachetable", env=env).returncode == 0
     platform = webconfig.load_http_platform(site / "web.config")
     with run_in_thread(site, environ=env, windows_user="CONTOSO\\Alice") as running:
         status, _, body = get(running.url + "/")
