@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.cookies
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import bootstrap, render, venv_python
-from test_serve_e2e import free_port, request
+from test_serve_e2e import free_port, request, sign_in
 
 pytestmark = [
     pytest.mark.slow,
@@ -193,24 +191,6 @@ def nodes(farm):
         yield ports
 
 
-def sign_in(port: int) -> str:
-    """The admin's session id, signed in through the node at `port` (the login form and its CSRF token)."""
-    status, headers, page = request(port, "/admin/login/")
-    assert status == 200
-    csrf = http.cookies.SimpleCookie(headers["Set-Cookie"])["csrftoken"].value
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = {"csrfmiddlewaretoken": token, "username": "boss", "password": PASSWORD}
-    status, headers, _ = request(
-        port, "/admin/login/?next=/admin/", "POST", body=urllib.parse.urlencode(form),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"},
-    )  # fmt: skip
-    assert status == 302, "the sign-in was refused"
-    cookies = http.cookies.SimpleCookie()
-    for header in headers.get_all("Set-Cookie"):
-        cookies.load(header)
-    return cookies["sessionid"].value
-
-
 def signed_in(port: int, session: str) -> bool:
     """Whether the admin index opens (200) rather than sending to the login page (302)."""
     status, _, _ = request(port, "/admin/", headers={"Cookie": f"sessionid={session}"})
@@ -230,7 +210,7 @@ def sign_out(port: int, session: str) -> None:
 
 def test_a_sign_in_on_one_node_holds_on_the_other_and_so_does_the_sign_out(nodes):
     a, b = nodes
-    session = sign_in(a)
+    session = sign_in(a, "boss", PASSWORD)
     # Twice: each node runs two processes (web.config), and the emulator takes them in turn.
     assert signed_in(b, session) and signed_in(b, session)
     sign_out(a, session)
@@ -265,7 +245,7 @@ def test_with_a_per_process_cache_the_nodes_disagree(farm):
     with two_nodes(farm, FARM_PROBE_LOCMEM="1") as (a, b):
         assert request(a, "/probe/cache/set/?key=greeting&value=only+A")[2] == "set"
         assert request(b, "/probe/cache/get/?key=greeting")[2] != "only A"
-        session = sign_in(a)
+        session = sign_in(a, "boss", PASSWORD)
         assert signed_in(b, session) and signed_in(b, session)  # read from the database, cached in B
         sign_out(a, session)
         assert signed_in(b, session) or signed_in(b, session)

@@ -4,16 +4,13 @@ that survive the server killing them."""
 
 from __future__ import annotations
 
-import http.cookies
 import os
-import re
 import subprocess
 import time
-import urllib.parse
 
 import pytest
 from conftest import bootstrap, render, venv_python
-from test_serve_e2e import request, serving
+from test_serve_e2e import request, serving, sign_in
 
 pytestmark = [
     pytest.mark.slow,
@@ -78,20 +75,7 @@ def test_pages_use_the_server_over_reused_connections_and_survive_killed_ones(
     user = ["--username", "boss", "--email", "b@example.com"]
     manage(pg_project, "createsuperuser", "--noinput", *user, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
     with serving(pg_project, tmp_path) as port:
-        status, headers, page = request(port, "/admin/login/")
-        assert status == 200, page
-        csrf = http.cookies.SimpleCookie(headers["Set-Cookie"])["csrftoken"].value
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        form = {"csrfmiddlewaretoken": token, "username": "boss", "password": PASSWORD}
-        status, headers, _ = request(
-            port, "/admin/login/?next=/admin/", "POST", body=urllib.parse.urlencode(form),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"},
-        )  # fmt: skip
-        assert status == 302, "signed in: the user was read from PostgreSQL"
-        cookies = http.cookies.SimpleCookie()
-        for header in headers.get_all("Set-Cookie"):
-            cookies.load(header)
-        session = cookies["sessionid"].value
+        session = sign_in(port, "boss", PASSWORD)  # the user read from PostgreSQL
         assert postgres_server.sql(f"SELECT 1 FROM django_session WHERE session_key = '{session}'", "app")
 
         def admin_pages(count=12):

@@ -43,6 +43,25 @@ def request(port, path, method="GET", headers=None, body=None, connection=None):
             conn.close()
 
 
+def sign_in(port: int, username: str, password: str) -> str:
+    """The session id of `username`, signed in through Django's admin login form at `port`
+    (its CSRF cookie and token)."""
+    status, headers, page = request(port, "/admin/login/")
+    assert status == 200, page
+    csrf = http.cookies.SimpleCookie(headers["Set-Cookie"])["csrftoken"].value
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = {"csrfmiddlewaretoken": token, "username": username, "password": password}
+    status, headers, _ = request(
+        port, "/admin/login/?next=/admin/", "POST", body=urllib.parse.urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"},
+    )  # fmt: skip
+    assert status == 302, f"the sign-in of {username} was refused"
+    cookies = http.cookies.SimpleCookie()
+    for header in headers.get_all("Set-Cookie"):
+        cookies.load(header)
+    return cookies["sessionid"].value
+
+
 def backend_pids(project: Path) -> set[int]:
     """Backend processes alive now, from their own log names (iishost.launch: uvicorn_<time>_<pid>.log)."""
     names = (p.stem for p in (project / "logs").glob("uvicorn_*_*.log"))
